@@ -1,0 +1,186 @@
+"""Conversions between decoded ABI values, their JSON form in ``events.args``, and the
+type-tagged JSON used for row images in ``undo_log``.
+
+``events.args`` JSON is meant to be read by people and by other services (node API):
+
+* ``uintN``/``intN`` (and fixed point) -> decimal *string* (so uint256 survives JSON / JS clients),
+* ``address`` -> EIP-55 checksummed string, ``bool`` -> bool, ``string`` -> string,
+* ``bytes``/``bytesN`` -> ``0x`` hex string,
+* arrays -> lists, tuples (structs) -> objects keyed by component name (list if unnamed),
+* an *indexed* dynamic value (string, bytes, array, struct) is only present as its keccak topic,
+  stored as ``0x`` hex.
+
+Projections never see the JSON form: both the live path and the replay path hand them
+``json_to_native(abi, args_json)``, so a projection gets the exact same Python values
+(ints, bytes, checksummed str, dicts, lists) whether an event comes from the node or from the
+``events`` table. That is what makes replay deterministic.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+from decimal import Decimal
+from typing import Any, Mapping, Sequence
+
+from eth_utils import to_checksum_address
+
+
+def _is_dynamic_for_topic(param: Mapping[str, Any]) -> bool:
+    t = param["type"]
+    return t.endswith("]") or t in ("string", "bytes") or t.startswith("tuple")
+
+
+def _hex(value: Any) -> str:
+    if isinstance(value, str):
+        return value if value.startswith("0x") else "0x" + value
+    return "0x" + bytes(value).hex()
+
+
+def value_to_json(param: Mapping[str, Any], value: Any, *, indexed: bool = False) -> Any:
+    """Convert one decoded ABI value to its JSON form (see module doc)."""
+    t = param["type"]
+    if indexed and _is_dynamic_for_topic(param):
+        return _hex(value)
+    if t.endswith("]"):
+        inner = dict(param, type=t[: t.rindex("[")])
+        return [value_to_json(inner, v) for v in value]
+    if t == "tuple":
+        comps = param.get("components") or []
+        if isinstance(value, Mapping):
+            vals = [value[c["name"]] for c in comps]
+        else:
+            vals = list(value)
+        if comps and all(c.get("name") for c in comps):
+            return {c["name"]: value_to_json(c, v) for c, v in zip(comps, vals)}
+        return [value_to_json(c, v) for c, v in zip(comps, vals)]
+    if t.startswith(("uint", "int")):
+        return str(int(value))
+    if t.startswith(("fixed", "ufixed")):
+        return str(value)
+    if t == "address":
+        return to_checksum_address(value)
+    if t == "bool":
+        return bool(value)
+    if t == "string":
+        return str(value)
+    if t.startswith("bytes"):
+        return _hex(value)
+    raise ValueError(f"unsupported ABI type {t!r}")
+
+
+def value_from_json(param: Mapping[str, Any], value: Any, *, indexed: bool = False) -> Any:
+    """Inverse of :func:`value_to_json`, giving the native Python value handed to projections."""
+    t = param["type"]
+    if value is None:
+        return None
+    if indexed and _is_dynamic_for_topic(param):
+        return bytes.fromhex(value[2:])
+    if t.endswith("]"):
+        inner = dict(param, type=t[: t.rindex("[")])
+        return [value_from_json(inner, v) for v in value]
+    if t == "tuple":
+        comps = param.get("components") or []
+        if isinstance(value, Mapping):
+            return {c["name"]: value_from_json(c, value[c["name"]]) for c in comps}
+        return [value_from_json(c, v) for c, v in zip(comps, value)]
+    if t.startswith(("uint", "int")):
+        return int(value)
+    if t.startswith(("fixed", "ufixed")):
+        return Decimal(value)
+    if t == "address":
+        return to_checksum_address(value)
+    if t == "bool":
+        return bool(value)
+    if t == "string":
+        return str(value)
+    if t.startswith("bytes"):
+        return bytes.fromhex(value[2:])
+    raise ValueError(f"unsupported ABI type {t!r}")
+
+
+def _arg_name(param: Mapping[str, Any], i: int) -> str:
+    return param.get("name") or f"arg{i}"
+
+
+def args_to_json(event_abi: Mapping[str, Any], args: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for i, p in enumerate(event_abi.get("inputs", [])):
+        name = _arg_name(p, i)
+        out[name] = value_to_json(p, args[name], indexed=bool(p.get("indexed")))
+    return out
+
+
+def args_from_json(event_abi: Mapping[str, Any], args: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for i, p in enumerate(event_abi.get("inputs", [])):
+        name = _arg_name(p, i)
+        out[name] = value_from_json(p, args.get(name), indexed=bool(p.get("indexed")))
+    return out
+
+
+# --------------------------------------------------------------------------- undo row images
+# A row image is a dict column -> tagged value. Plain JSON scalars (str, bool, float, None) are
+# kept as they are; everything else is a one-key object so that it round-trips exactly.
+
+def encode_value(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, str, float)):
+        return value
+    if isinstance(value, int):
+        return {"i": str(value)}
+    if isinstance(value, Decimal):
+        return {"d": str(value)}
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {"b": base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, _dt.datetime):
+        return {"dt": value.isoformat()}
+    if isinstance(value, _dt.date):
+        return {"date": value.isoformat()}
+    if isinstance(value, (dict, list)):
+        return {"j": value}
+    raise TypeError(f"cannot record {type(value).__name__} in the undo log")
+
+
+def decode_value(value: Any) -> Any:
+    if not isinstance(value, dict):
+        return value
+    ((tag, v),) = value.items()
+    if tag == "i":
+        return int(v)
+    if tag == "d":
+        return Decimal(v)
+    if tag == "b":
+        return base64.b64decode(v)
+    if tag == "dt":
+        return _dt.datetime.fromisoformat(v)
+    if tag == "date":
+        return _dt.date.fromisoformat(v)
+    if tag == "j":
+        return v
+    raise ValueError(f"unknown undo tag {tag!r}")
+
+
+def encode_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: encode_value(v) for k, v in row.items()}
+
+
+def decode_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: decode_value(v) for k, v in row.items()}
+
+
+def event_signature(event_abi: Mapping[str, Any]) -> str:
+    """Canonical signature, e.g. ``Transfer(address,address,uint256)`` (tuples expanded)."""
+    from eth_utils.abi import collapse_if_tuple
+
+    types = ",".join(collapse_if_tuple(dict(p)) for p in event_abi.get("inputs", []))
+    return f"{event_abi['name']}({types})"
+
+
+__all__: Sequence[str] = (
+    "value_to_json",
+    "value_from_json",
+    "args_to_json",
+    "args_from_json",
+    "encode_row",
+    "decode_row",
+    "event_signature",
+)

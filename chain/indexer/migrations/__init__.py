@@ -1,0 +1,1 @@
+"""Alembic environment of the indexer (script location; see ``chain.indexer.migrate``)."""
