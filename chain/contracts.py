@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Iterable, Self, Sequence
 
 from eth_account.signers.local import LocalAccount
-from web3.exceptions import ContractLogicError
 
 from .client import Chain
 from .tx import PendingTx
@@ -157,8 +156,20 @@ class ContractClient:
     def _call(self, name: str, *args: Any) -> Any:
         try:
             return self._fn(name, *args).call()
-        except ContractLogicError as exc:
-            raise _decode_call(self.chain, exc) from None
+        except Exception as exc:
+            decoded = self.chain.decoder.from_exception(exc)
+            if decoded is None:
+                raise
+            raise decoded from None
+
+    def _holder(self, token_id: int) -> str | None:
+        """ERC-721 owner, or None if the token does not exist (burned)."""
+        from . import errors
+
+        try:
+            return self._call("ownerOf", token_id)
+        except errors.ERC721NonexistentToken:
+            return None
 
     def encode(self, name: str, *args: Any) -> bytes:
         """ABI-encoded call, e.g. for a governance proposal."""
@@ -173,11 +184,6 @@ class ContractClient:
             if log["address"] == self.address and log["topics"] and bytes(log["topics"][0]) == topic:
                 out.append(dict(ev.process_log(log)["args"]))
         return out
-
-
-def _decode_call(chain: Chain, exc: ContractLogicError) -> Exception:
-    data = exc.data.get("data") if isinstance(exc.data, dict) else exc.data
-    return chain.decoder.decode(data)
 
 
 class ParticipantRegistry(ContractClient):
@@ -350,11 +356,7 @@ class InvoiceToken(ContractClient):
 
     def invoice(self, invoice_id: int) -> Invoice:
         v = self._call("invoice", invoice_id)
-        holder = None
-        try:
-            holder = self._fn("ownerOf", invoice_id).call()
-        except ContractLogicError:
-            pass  # burned (split) invoices have no holder
+        holder = self._holder(invoice_id)  # None for burned (split) invoices
         return Invoice(invoice_id, v.seller, v.buyer, holder, v.issueDate, v.dueDate, InvoiceState(v.state),
                        _text(v.currency), v.faceValue, bytes(v.fingerprint), bytes(v.documentHash), v.parentId,
                        v.invoiceNumber, v.documentCid)
@@ -415,11 +417,7 @@ class WarehouseReceipt(ContractClient):
 
     def receipt(self, receipt_id: int) -> Receipt:
         v = self._call("receipt", receipt_id)
-        holder = None
-        try:
-            holder = self._fn("ownerOf", receipt_id).call()
-        except ContractLogicError:
-            pass  # redeemed receipts are burned
+        holder = self._holder(receipt_id)  # None for redeemed (burned) receipts
         return Receipt(receipt_id, v.warehouse, holder, None if v.pledgee == ZERO_ADDRESS else v.pledgee,
                        v.issuedAt, v.expiry, v.redemptionRequested, _text(v.location), _text(v.currency),
                        v.quantity, v.insuredValue, bytes(v.documentHash), v.commodity, v.unit, v.grade,

@@ -83,6 +83,48 @@ class _ErrorAbi:
     types: tuple[str, ...]
 
 
+def revert_data(exc: BaseException) -> bytes | None:
+    """The raw revert data carried by a provider's exception, or None if it is not a revert.
+
+    Handles web3's ContractLogicError (HTTP nodes: anvil, geth, Besu), a JSON-RPC error whose
+    `data` holds the revert bytes, and eth-tester's TransactionFailed (whose message carries the
+    revert bytes as a Python literal after web3's EthereumTesterProvider re-raises it)."""
+    from web3.exceptions import ContractLogicError, Web3RPCError
+
+    if isinstance(exc, ContractLogicError):
+        data = exc.data.get("data") if isinstance(exc.data, dict) else exc.data
+        if data:
+            return bytes.fromhex(data[2:] if data.startswith("0x") else data)
+        message = exc.message or ""
+        prefix = "execution reverted: "
+        if message.startswith(prefix):
+            from eth_abi import encode
+
+            return function_signature_to_4byte_selector("Error(string)") + encode(["string"], [message[len(prefix):]])
+        return b""
+    if isinstance(exc, Web3RPCError):
+        rpc = getattr(exc, "rpc_response", None) or {}
+        err = rpc.get("error") if isinstance(rpc, dict) else None
+        data = err.get("data") if isinstance(err, dict) else None
+        if isinstance(data, str) and data.startswith("0x"):
+            return bytes.fromhex(data[2:])
+        return None
+    if type(exc).__name__ == "TransactionFailed" and type(exc).__module__.startswith("eth_tester"):
+        import ast
+
+        message = str(exc.args[0]) if exc.args else ""
+        literal = message.removeprefix("execution reverted: ")
+        if literal.startswith(("b'", 'b"')):
+            try:
+                return ast.literal_eval(literal)
+            except (ValueError, SyntaxError):
+                return b""
+        from eth_abi import encode
+
+        return function_signature_to_4byte_selector("Error(string)") + encode(["string"], [literal])
+    return None
+
+
 class ErrorDecoder:
     """Maps 4-byte selectors to error definitions collected from ABIs."""
 
@@ -101,6 +143,11 @@ class ErrorDecoder:
         self._by_selector[function_signature_to_4byte_selector(sig)] = _ErrorAbi(
             entry["name"], tuple(p["name"] or f"arg{i}" for i, p in enumerate(entry["inputs"])), types
         )
+
+    def from_exception(self, exc: BaseException, tx_hash: str | None = None) -> ContractRevert | None:
+        """The decoded revert for a provider exception, or None if `exc` is not a revert."""
+        data = revert_data(exc)
+        return None if data is None else self.decode(data, tx_hash)
 
     def decode(self, data: bytes | str | None, tx_hash: str | None = None) -> ContractRevert:
         if isinstance(data, str):

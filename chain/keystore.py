@@ -14,6 +14,7 @@ from pathlib import Path
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
 
 # scrypt work factor: 2**18 is the Web3 Secret Storage default; demo keystores may use less.
 DEFAULT_SCRYPT_N = 2**18
@@ -39,7 +40,7 @@ class Keystore:
     def address(self, name: str) -> str:
         """The key's address, read from the keystore file without decrypting it."""
         data = json.loads(self._path(name).read_text())
-        return Account.to_checksum_address(data["address"]) if "address" in data else ""
+        return to_checksum_address(data["address"]) if "address" in data else ""
 
     def create(self, name: str, password: str) -> LocalAccount:
         return self.import_key(name, "0x" + secrets.token_hex(32), password)

@@ -17,7 +17,7 @@ from typing import Any, Callable
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from web3 import Web3
-from web3.exceptions import ContractLogicError, Web3RPCError
+from web3.exceptions import Web3RPCError
 
 from .errors import ContractRevert, ErrorDecoder, TransactionFailed
 
@@ -110,10 +110,8 @@ class TxSender:
         if gas is None:
             try:
                 gas = self.w3.eth.estimate_gas(tx)
-            except ContractLogicError as exc:
-                raise self._decode(exc) from None
-            except Web3RPCError as exc:
-                raise self._decode_rpc(exc) from None
+            except Exception as exc:
+                raise self._as_chain_error(exc) from None
             gas = gas * (100 + self.gas_margin_pct) // 100
         tx["gas"] = gas
         tx.update(self.fees.fields(self.w3))
@@ -162,32 +160,23 @@ class TxSender:
     def _replay_revert(self, pending: PendingTx, receipt: dict[str, Any]) -> ContractRevert:
         """Re-run a mined, reverted transaction as a call on its parent block to get the error."""
         call = {k: pending.tx[k] for k in ("from", "to", "data", "value", "gas") if k in pending.tx}
+        tx_hash = receipt["transactionHash"].to_0x_hex()
         try:
             self.w3.eth.call(call, receipt["blockNumber"] - 1)
-        except ContractLogicError as exc:
-            return self._decode(exc, receipt["transactionHash"].to_0x_hex())
-        except Web3RPCError as exc:
-            return self._decode_rpc(exc, receipt["transactionHash"].to_0x_hex())
-        return self.decoder.decode(b"", receipt["transactionHash"].to_0x_hex())
+        except Exception as exc:
+            decoded = self.decoder.from_exception(exc, tx_hash)
+            if decoded is not None:
+                return decoded
+            raise
+        return self.decoder.decode(b"", tx_hash)
 
-    def _decode(self, exc: ContractLogicError, tx_hash: str | None = None) -> ContractRevert:
-        data = exc.data
-        if isinstance(data, dict):
-            data = data.get("data")
-        if not data and exc.message and exc.message.startswith("execution reverted: "):
-            from eth_abi import encode
-
-            reason = exc.message[len("execution reverted: "):]
-            data = "0x08c379a0" + encode(["string"], [reason]).hex()
-        return self.decoder.decode(data, tx_hash)
-
-    def _decode_rpc(self, exc: Web3RPCError, tx_hash: str | None = None) -> ContractRevert | TransactionFailed:
-        rpc = getattr(exc, "rpc_response", None) or {}
-        err = rpc.get("error", {}) if isinstance(rpc, dict) else {}
-        data = err.get("data") if isinstance(err, dict) else None
-        if isinstance(data, str) and data.startswith("0x"):
-            return self.decoder.decode(data, tx_hash)
-        return TransactionFailed(str(exc))
+    def _as_chain_error(self, exc: Exception) -> Exception:
+        decoded = self.decoder.from_exception(exc)
+        if decoded is not None:
+            return decoded
+        if isinstance(exc, (Web3RPCError, ValueError)):
+            return TransactionFailed(str(exc))
+        return exc
 
 
 def wait_all(pending: list[PendingTx], timeout: float = 120.0) -> list[dict[str, Any]]:
