@@ -137,6 +137,7 @@ class ContractClient:
         self.contract = chain.contract(self.contract_name, address)
         self.address = self.contract.address
         self.account = account
+        self.last_receipt: dict[str, Any] | None = None  # of the latest transaction sent by this client
 
     def using(self, account: LocalAccount) -> Self:
         """The same contract, signing with `account`."""
@@ -151,7 +152,8 @@ class ContractClient:
         return self.chain.sender(self.account).submit_call(self._fn(name, *args), gas)
 
     def _tx(self, name: str, *args: Any, gas: int | None = None) -> dict[str, Any]:
-        return self._submit(name, *args, gas=gas).wait()
+        self.last_receipt = self._submit(name, *args, gas=gas).wait()
+        return self.last_receipt
 
     def _call(self, name: str, *args: Any) -> Any:
         try:

@@ -25,7 +25,8 @@ class CompilerSettings:
 @dataclass(frozen=True)
 class Settings:
     compiler: CompilerSettings = field(default_factory=CompilerSettings)
-    deployments_dir: Path = PROJECT_ROOT / "deployments"
+    deployments_dir: Path = field(
+        default_factory=lambda: Path(os.environ.get("TRADENET_DEPLOYMENTS_DIR", PROJECT_ROOT / "deployments")))
     state_dir: Path = field(default_factory=lambda: Path(os.environ.get("TRADENET_HOME", PROJECT_ROOT / ".tradenet")))
     anvil_binary: Path = PROJECT_ROOT / "node_modules" / ".bin" / "anvil"
 

@@ -1,0 +1,109 @@
+"""Gas used by each foundation contract operation, on a fresh local anvil.
+
+Run: .venv/bin/python bench/gas_foundation.py   (prints a table; the chain's block gas limit beside it)
+"""
+
+from __future__ import annotations
+
+from chain.anvil import Anvil
+from chain.client import Chain
+from chain.consortium import DEMO_PARTICIPANTS, bootstrap, deterministic_keys
+from chain.contracts import ContractKind, InvoiceTerms, ReceiptTerms
+
+DAY = 86_400
+
+
+def measure() -> tuple[list[tuple[str, int]], int]:
+    rows: list[tuple[str, int]] = []
+    with Anvil() as node:
+        chain = Chain.connect(node.url)
+        keys = deterministic_keys(DEMO_PARTICIPANTS, "bench")
+        a = lambda k: keys[k].address  # noqa: E731
+        d = bootstrap(chain, "bench", keys)
+        gas_limit = chain.w3.eth.get_block("latest")["gasLimit"]
+
+        def g(label: str, receipt: dict) -> None:
+            rows.append((label, receipt["gasUsed"]))
+
+        deployer = keys["admin_a"]
+        founders = [(keys[k].address, 1, f"529900BENCHFOUNDER0{i}".encode(), b"GB", 2**40) for i, k in
+                    enumerate(("admin_a", "admin_b"))]
+        for name, args in (("ParticipantRegistry", (founders, 2)), ("InvoiceToken", (d.registry,)),
+                           ("WarehouseReceipt", (d.registry,)),
+                           ("SettlementToken", (d.registry, "bench USD", b"USD", 2))):
+            addr, receipt = chain.deploy(name, deployer, *args)
+            g(f"deploy {name} (runtime {len(chain.w3.eth.get_code(addr)):,} bytes)", receipt)
+
+        reg = d.registry_client(chain)
+        admins = [keys["admin_a"], keys["admin_b"], keys["admin_c"]]
+        newbie = chain.w3.eth.account.create()
+        exp = chain.w3.eth.get_block("latest")["timestamp"] + 365 * DAY
+        ra = reg.using(admins[0])
+        pid = ra.propose([reg.call_add_member(newbie.address, 2, "529900NEWMEMBER00001", "FR", exp)], "admit")
+        g("governance: propose (1 call, proposer approves)", ra.last_receipt)
+        rb = reg.using(admins[1])
+        g("governance: approve", rb.approve(pid))
+        g("governance: execute addMember", rb.execute(pid))
+        pid = ra.propose([reg.call_suspend(newbie.address, "KYC review")], "suspend")
+        rb.approve(pid)
+        g("governance: execute suspend", rb.execute(pid))
+
+        usd = d.token(chain, "USD", keys["treasury"])
+        g("SettlementToken.mint", usd.mint(a("buyer"), 1_000_000_00, b"\1" * 32))
+        g("SettlementToken.transfer (member to member)", d.token(chain, "USD", keys["buyer"]).transfer(a("seller"), 100))
+        g("SettlementToken.approve", d.token(chain, "USD", keys["buyer"]).approve(a("lender"), 100))
+        d.token(chain, "USD", keys["buyer"]).transfer(a("treasury"), 5)  # fiat redemption: holder pays in
+        g("SettlementToken.burn", usd.burn(5, b"\2" * 32))
+
+        now = chain.w3.eth.get_block("latest")["timestamp"]
+        inv = d.invoices(chain, keys["seller"])
+        t = InvoiceTerms(a("buyer"), "INV-BENCH-0001", 500_000_00, "USD", now, now + 60 * DAY, b"\3" * 32,
+                         "bafkreibenchinvoice0001")
+        iid = inv.mint(t)
+        g("InvoiceToken.mint", inv.last_receipt)
+        g("InvoiceToken.confirm", d.invoices(chain, keys["buyer"]).confirm(iid))
+        # financing-state changes come from an ESCROW contract; a registered EOA stands in here
+        escrow = keys["lender_b"]
+        reg.govern(admins, [reg.call_set_network_contract(escrow.address, ContractKind.ESCROW)], "bench escrow")
+        g("InvoiceToken.transfer (to escrow)", inv.transfer(escrow.address, iid))
+        ie = d.invoices(chain, escrow)
+        g("InvoiceToken.markFinanced", ie.mark_financed(iid))
+        ie.split(iid, [200_000_00, 300_000_00])
+        g("InvoiceToken.split (2 parts)", ie.last_receipt)
+        iid2 = inv.mint(InvoiceTerms(a("buyer"), "INV-BENCH-0002", 10_000_00, "USD", now, now + 60 * DAY,
+                                     b"\4" * 32, "bafkreibenchinvoice0002"))
+        d.invoices(chain, keys["buyer"]).confirm(iid2)
+        g("InvoiceToken.cancel", inv.cancel(iid2, "withdrawn"))
+
+        wh = d.receipts(chain, keys["warehouse"])
+        rt = ReceiptTerms(a("seller"), "Copper cathodes", 25_000, "kg", "LME Grade A", "NLRTM", 225_000_00, "USD",
+                          now + 90 * DAY, b"\5" * 32, "bafkreibenchreceipt0001")
+        rid = wh.issue(rt)
+        g("WarehouseReceipt.issue", wh.last_receipt)
+        rs = d.receipts(chain, keys["seller"])
+        g("WarehouseReceipt.pledge", rs.pledge(rid, a("lender")))
+        rl = d.receipts(chain, keys["lender"])
+        g("WarehouseReceipt.releasePledge", rl.release_pledge(rid))
+        rs.pledge(rid, a("lender"))
+        g("WarehouseReceipt.enforcePledge", rl.enforce_pledge(rid))
+        g("WarehouseReceipt.transfer", rl.transfer(a("seller"), rid))
+        g("WarehouseReceipt.requestRedemption", rs.request_redemption(rid))
+        g("WarehouseReceipt.redeem", wh.redeem(rid))
+        rows.append(("view: transactionAllowed (eth_estimateGas)",
+                     chain.w3.eth.estimate_gas({"to": d.registry, "data": reg.encode(
+                         "transactionAllowed", a("seller"), d.invoice_token, 0, 0, 0, b"")})))
+    return rows, gas_limit
+
+
+def main() -> None:
+    rows, gas_limit = measure()
+    width = max(len(r[0]) for r in rows)
+    print(f"{'operation':<{width}}  {'gas used':>10}  {'% of block':>10}")
+    print("-" * (width + 24))
+    for label, gas in rows:
+        print(f"{label:<{width}}  {gas:>10,}  {100 * gas / gas_limit:>9.3f}%")
+    print(f"\nchain ceiling: block gas limit {gas_limit:,} (anvil --gas-limit as started by chain.anvil)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""`tradenet` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+
+def _cmd_up(args: argparse.Namespace) -> int:
+    from .localnet import run
+
+    return run(port=args.port, once=args.once, home=Path(args.home) if args.home else None)
+
+
+def _cmd_compile(args: argparse.Namespace) -> int:
+    from .compiler import compile_contracts
+
+    arts = compile_contracts(use_cache=not args.force)
+    for a in sorted(arts.values(), key=lambda x: x.name):
+        if len(a.deployed_bytecode) > 200:
+            print(f"{a.name:24s} {len(a.deployed_bytecode) // 2 - 1:6d} bytes runtime  {a.source}")
+    return 0
+
+
+def _cmd_keys(args: argparse.Namespace) -> int:
+    from .keystore import Keystore, read_password
+
+    ks = Keystore(args.keystore)
+    if args.keys_cmd == "new":
+        acct = ks.create(args.name, read_password(password_file=args.password_file))
+        print(f"{args.name}: {acct.address}")
+    else:
+        for name in ks.names():
+            print(f"{name}: {ks.address(name)}")
+    return 0
+
+
+def _cmd_deploy(args: argparse.Namespace) -> int:
+    """Deploy to a named network with admin keys from an encrypted keystore."""
+    import time
+
+    from .client import Chain
+    from .contracts import Role
+    from .deploy import Founder, deploy
+    from .keystore import Keystore, read_password
+    from .settings import settings
+
+    ks = Keystore(args.keystore)
+    password = read_password(password_file=args.password_file)
+    admins = [ks.load(n, password) for n in args.admin]
+    chain = Chain.connect(args.rpc_url or settings.network_url(args.network))
+    expiry = int(time.time()) + args.kyc_days * 86_400
+    founders = [Founder(a.address, Role.ADMIN, lei, country, expiry)
+                for a, (lei, country) in zip(admins, (x.split(":") for x in args.founder))]
+    d = deploy(chain, args.network, admins, founders, args.threshold)
+    print(f"deployed to {args.network} (chain id {d.chain_id}): {d.save()}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tradenet", description="tradenet trade-finance network tools")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="start the local network, deploy, onboard the demo consortium, play the trade")
+    up.add_argument("--port", type=int, default=8545, help="anvil RPC port (default 8545)")
+    up.add_argument("--once", action="store_true", help="stop after the scenario instead of keeping the network up")
+    up.add_argument("--home", help="state directory (default .tradenet/local)")
+    up.set_defaults(func=_cmd_up)
+
+    comp = sub.add_parser("compile", help="compile contracts/ with the pinned solcjs")
+    comp.add_argument("--force", action="store_true", help="ignore the build cache")
+    comp.set_defaults(func=_cmd_compile)
+
+    keys = sub.add_parser("keys", help="manage participant keys in an encrypted keystore")
+    keys.add_argument("--keystore", required=True, help="keystore directory")
+    keys.add_argument("--password-file", type=Path, help="password file (else TRADENET_KEYSTORE_PASSWORD)")
+    ksub = keys.add_subparsers(dest="keys_cmd", required=True)
+    knew = ksub.add_parser("new", help="create a key")
+    knew.add_argument("name")
+    ksub.add_parser("list", help="list keys and addresses")
+    keys.set_defaults(func=_cmd_keys)
+
+    dep = sub.add_parser("deploy", help="deploy the contracts to a named network (local, besu, ...)")
+    dep.add_argument("--network", required=True)
+    dep.add_argument("--rpc-url", help="override TRADENET_<NETWORK>_RPC_URL")
+    dep.add_argument("--keystore", required=True)
+    dep.add_argument("--password-file", type=Path)
+    dep.add_argument("--admin", action="append", required=True, help="keystore name of a founding admin (repeat)")
+    dep.add_argument("--founder", action="append", required=True, help="LEI:COUNTRY of each admin, in order")
+    dep.add_argument("--threshold", type=int, default=2)
+    dep.add_argument("--kyc-days", type=int, default=365)
+    dep.set_defaults(func=_cmd_deploy)
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""The README's run command: the demo trade plays and says what happened in trade terms."""
+
+import os
+import subprocess
+import sys
+
+from chain.anvil import free_port
+from chain.contracts import InvoiceState
+from chain.scenario import Narrator, run_core_trade
+from chain.settings import PROJECT_ROOT
+
+
+def test_core_trade_on_test_network(net):
+    lines: list[str] = []
+    result = run_core_trade(net.chain, net.deployment, net.keys, Narrator(lines.append))
+    inv = net.invoices().invoice(result.invoice_id)
+    assert inv.state is InvoiceState.CONFIRMED and inv.face_value == 1_250_000_00
+    rec = net.receipts().receipt(result.receipt_id)
+    assert rec.pledgee == net.addr("lender") and rec.holder == net.addr("seller")
+    text = "\n".join(lines)
+    assert "USD 1,250,000.00" in text and "duplicate fingerprint" in text and "pledged receipt #1" in text
+    assert ".." not in text
+
+
+def test_tradenet_up_once_runs_end_to_end(tmp_path):
+    port = free_port()
+    out = subprocess.run(
+        [sys.executable, "-m", "chain.cli", "up", "--once", "--port", str(port), "--home", str(tmp_path)],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=180,
+        env=dict(os.environ, TRADENET_DEPLOYMENTS_DIR=str(tmp_path / "deployments")),
+    )
+    assert out.returncode == 0, out.stderr
+    assert f"127.0.0.1:{port}" in out.stdout
+    assert "confirmed the debt" in out.stdout and "pledged receipt" in out.stdout
+    assert (tmp_path / "deployments" / "local.json").exists()
+    # keys were written encrypted, the password file is private
+    keystore = tmp_path / "keystore"
+    assert len(list(keystore.glob("*.json"))) >= 16
+    assert oct((tmp_path / "keystore.password").stat().st_mode & 0o777) == "0o600"
