@@ -154,21 +154,8 @@ class TxSender:
     def wait(self, pending: PendingTx, timeout: float = 60.0) -> dict[str, Any]:
         receipt = self.w3.eth.wait_for_transaction_receipt(pending.tx_hash, timeout=timeout, poll_latency=0.05)
         if receipt["status"] != 1:
-            raise self._replay_revert(pending, receipt)
+            raise replay_revert(self.w3, self.decoder, pending.tx, receipt)
         return receipt
-
-    def _replay_revert(self, pending: PendingTx, receipt: dict[str, Any]) -> ContractRevert:
-        """Re-run a mined, reverted transaction as a call on its parent block to get the error."""
-        call = {k: pending.tx[k] for k in ("from", "to", "data", "value", "gas") if k in pending.tx}
-        tx_hash = receipt["transactionHash"].to_0x_hex()
-        try:
-            self.w3.eth.call(call, receipt["blockNumber"] - 1)
-        except Exception as exc:
-            decoded = self.decoder.from_exception(exc, tx_hash)
-            if decoded is not None:
-                return decoded
-            raise
-        return self.decoder.decode(b"", tx_hash)
 
     def _as_chain_error(self, exc: Exception) -> Exception:
         decoded = self.decoder.from_exception(exc)
@@ -177,6 +164,20 @@ class TxSender:
         if isinstance(exc, (Web3RPCError, ValueError)):
             return TransactionFailed(str(exc))
         return exc
+
+
+def replay_revert(w3: Web3, decoder: ErrorDecoder, tx: dict[str, Any], receipt: dict[str, Any]) -> ContractRevert:
+    """Re-run a mined, reverted transaction as a call on its parent block to get its error."""
+    call = {k: tx[k] for k in ("from", "to", "data", "value", "gas") if k in tx}
+    tx_hash = receipt["transactionHash"].to_0x_hex()
+    try:
+        w3.eth.call(call, receipt["blockNumber"] - 1)
+    except Exception as exc:
+        decoded = decoder.from_exception(exc, tx_hash)
+        if decoded is not None:
+            return decoded
+        raise
+    return decoder.decode(b"", tx_hash)
 
 
 def wait_all(pending: list[PendingTx], timeout: float = 120.0) -> list[dict[str, Any]]:
