@@ -19,10 +19,16 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
+import functools
 from decimal import Decimal
 from typing import Any, Mapping, Sequence
 
-from eth_utils import to_checksum_address
+from eth_abi import decode as abi_decode
+from eth_utils import to_checksum_address as _to_checksum_address
+from eth_utils.abi import collapse_if_tuple
+
+#: EIP-55 checksumming costs a keccak; a followed contract sees the same few addresses often.
+to_checksum_address = functools.lru_cache(maxsize=1 << 16)(_to_checksum_address)
 
 
 def _is_dynamic_for_topic(param: Mapping[str, Any]) -> bool:
@@ -169,13 +175,43 @@ def decode_row(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def event_signature(event_abi: Mapping[str, Any]) -> str:
     """Canonical signature, e.g. ``Transfer(address,address,uint256)`` (tuples expanded)."""
-    from eth_utils.abi import collapse_if_tuple
-
     types = ",".join(collapse_if_tuple(dict(p)) for p in event_abi.get("inputs", []))
     return f"{event_abi['name']}({types})"
 
 
+class EventDecoder:
+    """Decodes the topics and data of one (non-anonymous) event ABI with eth_abi directly.
+
+    Returns ``{arg name: decoded value}`` like web3's ``get_event_data`` (addresses may be
+    lowercase, structs are tuples, an indexed dynamic value is its 32-byte topic), several times
+    faster; :func:`args_to_json` normalizes the result."""
+
+    def __init__(self, event_abi: Mapping[str, Any]):
+        self.abi = event_abi
+        inputs = list(event_abi.get("inputs", []))
+        self.names = [_arg_name(p, i) for i, p in enumerate(inputs)]
+        self.indexed = [(i, p) for i, p in enumerate(inputs) if p.get("indexed")]
+        self.plain = [(i, p) for i, p in enumerate(inputs) if not p.get("indexed")]
+        self.plain_types = [collapse_if_tuple(dict(p)) for _, p in self.plain]
+
+    def decode(self, topics: Sequence[bytes], data: bytes) -> dict[str, Any]:
+        if len(topics) != 1 + len(self.indexed):
+            raise ValueError(f"expected {1 + len(self.indexed)} topics, got {len(topics)}")
+        values: list[Any] = [None] * len(self.names)
+        for (i, p), topic in zip(self.indexed, topics[1:]):
+            if _is_dynamic_for_topic(p):
+                values[i] = bytes(topic)
+            else:
+                (values[i],) = abi_decode([collapse_if_tuple(dict(p))], bytes(topic))
+        if self.plain:
+            for (i, _), v in zip(self.plain, abi_decode(self.plain_types, bytes(data))):
+                values[i] = v
+        return dict(zip(self.names, values))
+
+
 __all__: Sequence[str] = (
+    "EventDecoder",
+    "to_checksum_address",
     "value_to_json",
     "value_from_json",
     "args_to_json",

@@ -16,9 +16,10 @@ being split in halves if the node refuses it), then checks, before anything is w
 Raw rows (``blocks``, ``events``), the projections' changes, their undo records and the
 checkpoint are then written in ONE database transaction, so the checkpoint is exactly "all
 blocks up to N are fully in the read model": after a crash anywhere the indexer resumes at
-checkpoint+1 with no duplicate and no gap. On start (and at every poll) the checkpoint's hash is
-compared with the canonical hash at its height, which catches a reorg that happened while the
-indexer was down (or one that made the chain shorter).
+checkpoint+1 with no duplicate and no gap. On start the checkpoint's hash is
+compared with the canonical hash at its height (first ``sync`` of an Indexer object), which
+catches a reorg that happened while the indexer was down, including one that left the chain
+shorter than the checkpoint.
 
 Rollback design: undo log, with deterministic replay as the fallback
 --------------------------------------------------------------------
@@ -55,8 +56,8 @@ from eth_utils import to_checksum_address
 from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from web3 import Web3
-from web3._utils.events import get_event_data
-from web3.exceptions import BlockNotFound, Web3RPCError
+from web3.exceptions import Web3RPCError
+from web3.types import RPCEndpoint
 
 from . import codec
 from .db import DEFAULT_URL, create_db_engine
@@ -107,6 +108,7 @@ class IndexerMetrics:
     last_indexed_block: int | None = None
     lag_blocks: int | None = None  # chain head - last indexed block
     last_poll_at: float | None = None
+    last_reorg: dict[str, Any] | None = None  # detected_by ("parent_hash"|"checkpoint"), fork, depth
 
     def snapshot(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -128,6 +130,7 @@ class _EventType:
     abi: Mapping[str, Any]
     name: str
     signature: str
+    decoder: codec.EventDecoder
 
 
 @dataclass
@@ -184,6 +187,7 @@ class Indexer:
         self.log = logger or log
         self.metrics = IndexerMetrics()
         self._stop = threading.Event()
+        self._startup_verified = False
         self._followed: dict[str, _Followed] = {}
         for spec in contracts:
             if not isinstance(spec, ContractSpec):
@@ -211,7 +215,7 @@ class Indexer:
             if item.get("type") != "event" or item.get("anonymous"):
                 continue
             sig = codec.event_signature(item)
-            et = _EventType(spec.name, item, item["name"], sig)
+            et = _EventType(spec.name, item, item["name"], sig, codec.EventDecoder(item))
             f.by_topic[_hex(Web3.keccak(text=sig))] = et
             f.by_signature[sig] = et
         self._followed[address.lower()] = f
@@ -254,7 +258,9 @@ class Indexer:
         target = head - self.confirmations
         self.metrics.chain_head = head
         self.metrics.last_poll_at = time.time()
-        self._verify_checkpoint()
+        if not self._startup_verified:
+            self._verify_checkpoint()
+            self._startup_verified = True
         appended = 0
         batches = 0
         retries = 0
@@ -330,68 +336,70 @@ class Indexer:
             conn.execute(insert(checkpoint).values(name=self.name, **values))
 
     # ------------------------------------------------------------------ RPC
+    # Raw JSON-RPC through the provider: web3's result formatters (and its log decoding) cost
+    # more than everything else per event; the few fields used here are converted by hand.
+    def _rpc(self, method: str, params: list[Any]) -> Any:
+        resp = self.w3.provider.make_request(RPCEndpoint(method), params)
+        if resp.get("error"):
+            raise Web3RPCError(f"{method}: {resp['error']}", rpc_response=resp)
+        return resp.get("result")
+
+    def _rpc_batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        make_batch = getattr(self.w3.provider, "make_batch_request", None)
+        if len(calls) > 1 and make_batch is not None:
+            try:
+                resps = make_batch([(RPCEndpoint(m), p) for m, p in calls])
+                if isinstance(resps, list) and len(resps) == len(calls) and not any(
+                    r.get("error") for r in resps
+                ):
+                    return [r.get("result") for r in resps]
+            except Exception as exc:  # noqa: BLE001 - provider without batch support
+                self.log.debug("batch request failed (%s); sending one by one", exc)
+        return [self._rpc(m, p) for m, p in calls]
+
     def _canonical_hash(self, number: int) -> str | None:
-        try:
-            blk = self.w3.eth.get_block(number)
-        except BlockNotFound:
-            return None
-        return _hex(blk["hash"]) if blk else None
+        blk = self._rpc("eth_getBlockByNumber", [hex(number), False])
+        return blk["hash"].lower() if blk else None
 
     def _fetch_headers(self, a: int, b: int) -> list[Header]:
         raw: list[Any] = []
         for lo in range(a, b + 1, self.header_batch):
             hi = min(lo + self.header_batch - 1, b)
-            raw.extend(self._get_blocks(lo, hi))
+            raw.extend(self._rpc_batch(
+                [("eth_getBlockByNumber", [hex(n), False]) for n in range(lo, hi + 1)]
+            ))
         out = []
         for n, blk in zip(range(a, b + 1), raw):
             if not blk:
                 raise ChainMovedError(f"block {n} not available")
-            out.append(Header(int(blk["number"]), _hex(blk["hash"]), _hex(blk["parentHash"]),
-                              int(blk["timestamp"])))
+            out.append(Header(int(blk["number"], 16), blk["hash"].lower(),
+                              blk["parentHash"].lower(), int(blk["timestamp"], 16)))
         return out
-
-    def _get_blocks(self, lo: int, hi: int) -> list[Any]:
-        if hi > lo:
-            try:
-                with self.w3.batch_requests() as batch:
-                    for n in range(lo, hi + 1):
-                        batch.add(self.w3.eth.get_block(n))
-                    return list(batch.execute())
-            except Exception as exc:  # provider without batch support, or a failed element
-                self.log.debug("batch get_block failed (%s); fetching one by one", exc)
-        res = []
-        for n in range(lo, hi + 1):
-            try:
-                res.append(self.w3.eth.get_block(n))
-            except BlockNotFound:
-                res.append(None)
-        return res
 
     def _fetch_logs(self, a: int, b: int) -> list[Any]:
         try:
-            return list(self.w3.eth.get_logs(
-                {"fromBlock": a, "toBlock": b, "address": self._addresses}
+            return list(self._rpc(
+                "eth_getLogs", [{"fromBlock": hex(a), "toBlock": hex(b), "address": self._addresses}]
             ))
-        except (Web3RPCError, ValueError) as exc:  # node refuses: too many results / range limit
+        except Web3RPCError as exc:  # node refuses: too many results / range limit
             if b <= a:
                 raise
             mid = (a + b) // 2
-            self.log.debug("get_logs %d-%d failed (%s); splitting", a, b, exc)
+            self.log.debug("eth_getLogs %d-%d refused (%s); splitting", a, b, exc)
             return self._fetch_logs(a, mid) + self._fetch_logs(mid + 1, b)
 
     # ------------------------------------------------------------------ decoding
-    def _decode(self, lg: Any, ts: int) -> tuple[dict[str, Any], IndexedEvent | None]:
-        address = to_checksum_address(lg["address"])
-        f = self._followed[address.lower()]
-        topics = [_hex(t) for t in lg["topics"]]
+    def _decode(self, lg: Mapping[str, Any], ts: int) -> tuple[dict[str, Any], IndexedEvent | None]:
+        f = self._followed[lg["address"].lower()]
+        topics = [t.lower() for t in lg["topics"]]
         row: dict[str, Any] = {
-            "block_number": int(lg["blockNumber"]),
-            "log_index": int(lg["logIndex"]),
-            "tx_hash": _hex(lg["transactionHash"]),
-            "tx_index": int(lg["transactionIndex"]),
-            "block_hash": _hex(lg["blockHash"]),
+            "block_number": int(lg["blockNumber"], 16),
+            "log_index": int(lg["logIndex"], 16),
+            "tx_hash": lg["transactionHash"].lower(),
+            "tx_index": int(lg["transactionIndex"], 16),
+            "block_hash": lg["blockHash"].lower(),
             "contract": f.name,
-            "address": address,
+            "address": f.address,
             "event": None,
             "signature": None,
             "args": None,
@@ -401,8 +409,9 @@ class Indexer:
         et = f.by_topic.get(topics[0]) if topics else None
         if et is not None:
             try:
-                decoded = get_event_data(self.w3.codec, et.abi, lg)
-                args_json = codec.args_to_json(et.abi, decoded["args"])
+                decoded = et.decoder.decode([bytes.fromhex(t[2:]) for t in topics],
+                                            bytes.fromhex(lg["data"][2:]))
+                args_json = codec.args_to_json(et.abi, decoded)
                 native = codec.args_from_json(et.abi, args_json)
             except Exception as exc:  # noqa: BLE001 - e.g. same topic0, other indexed layout
                 self.log.warning("undecodable %s log at %s/%s: %s", f.name, row["block_number"],
@@ -411,10 +420,10 @@ class Indexer:
                 row.update(event=et.name, signature=et.signature, args=args_json)
                 return row, IndexedEvent(
                     row["block_number"], row["log_index"], row["tx_hash"], row["tx_index"],
-                    row["block_hash"], ts, f.name, address, et.name, et.signature, native,
+                    row["block_hash"], ts, f.name, f.address, et.name, et.signature, native,
                     args_json,
                 )
-        row.update(topics=topics, data=_hex(lg["data"]))
+        row.update(topics=topics, data=lg["data"].lower())
         return row, None
 
     # ------------------------------------------------------------------ one batch
@@ -425,7 +434,7 @@ class Indexer:
                 "indexer %s: reorg detected: block %d parent %s != stored %s",
                 self.name, a, headers[0].parent_hash, cp.block_hash,
             )
-            self._handle_reorg(cp.block_number)
+            self._handle_reorg(cp.block_number, "parent_hash")
             return 0
         for prev, cur in zip(headers, headers[1:]):
             if cur.parent_hash != prev.hash:
@@ -434,9 +443,9 @@ class Indexer:
         logs = self._fetch_logs(a, b)
         rows: list[dict[str, Any]] = []
         decoded: list[IndexedEvent] = []
-        for lg in sorted(logs, key=lambda x: (int(x["blockNumber"]), int(x["logIndex"]))):
-            h = by_number.get(int(lg["blockNumber"]))
-            if h is None or _hex(lg["blockHash"]) != h.hash or lg.get("removed"):
+        for lg in sorted(logs, key=lambda x: (int(x["blockNumber"], 16), int(x["logIndex"], 16))):
+            h = by_number.get(int(lg["blockNumber"], 16))
+            if h is None or lg["blockHash"].lower() != h.hash or lg.get("removed"):
                 raise ChainMovedError(f"log of block {lg['blockNumber']} is not on fetched chain")
             if lg["address"].lower() not in self._followed:
                 continue
@@ -500,7 +509,7 @@ class Indexer:
                 "indexer %s: checkpoint block %d hash %s is no longer canonical (%s)",
                 self.name, cp.block_number, cp.block_hash, canon,
             )
-            self._handle_reorg(cp.block_number)
+            self._handle_reorg(cp.block_number, "checkpoint")
 
     def _find_fork_point(self, from_number: int) -> int:
         """Highest stored block <= from_number whose hash is still canonical."""
@@ -515,9 +524,13 @@ class Indexer:
                 n -= 1
         return self.start_block - 1
 
-    def _handle_reorg(self, from_number: int) -> None:
+    def _handle_reorg(self, from_number: int, detected_by: str) -> None:
         fork = self._find_fork_point(from_number)
         self.metrics.reorgs_detected += 1
+        self.metrics.last_reorg = {
+            "detected_by": detected_by, "fork_block": fork, "depth": from_number - fork,
+            "at": time.time(),
+        }
         self.rollback_to(fork)
 
     def rollback_to(self, fork: int) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
-from sqlalchemy import Table, and_, delete, insert, select, update
+from sqlalchemy import Table, and_, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from . import codec
@@ -67,6 +67,40 @@ def _where(table: Table, key: Mapping[str, Any]):
     return and_(*(table.c[k] == v for k, v in key.items()))
 
 
+# Prepared (cached) statements: building SQLAlchemy constructs per call costs more than running
+# them. Keys bind as k_<column>, new values as v_<column>.
+_stmt_cache: dict[tuple, Any] = {}
+
+
+def _pk_where(table: Table):
+    return and_(*(c == bindparam("k_" + c.name) for c in table.primary_key.columns))
+
+
+def _stmt(kind: str, table: Table, cols: tuple[str, ...] = ()):
+    ck = (kind, table, cols)
+    st = _stmt_cache.get(ck)
+    if st is None:
+        if kind == "select":
+            st = select(table).where(_pk_where(table))
+        elif kind == "delete":
+            st = delete(table).where(_pk_where(table))
+        elif kind == "update":
+            st = update(table).where(_pk_where(table)).values(
+                {c: bindparam("v_" + c) for c in cols}
+            )
+        else:  # insert
+            st = insert(table)
+        _stmt_cache[ck] = st
+    return st
+
+
+def _kparams(table: Table, key: Mapping[str, Any]) -> dict[str, Any]:
+    pk = table.primary_key.columns
+    if len(key) != len(pk):
+        raise ValueError(f"{table.name}: key must name exactly the primary key columns")
+    return {"k_" + c.name: key[c.name] for c in pk}
+
+
 class ProjectionContext:
     """Write access for projections inside the indexer's batch transaction, with undo logging."""
 
@@ -76,51 +110,71 @@ class ProjectionContext:
         self._record_from = record_from_block
         self._seen: set[tuple[int, str, str]] = set()
         self._undo_rows: list[dict[str, Any]] = []
+        self._last_read: dict[tuple[str, str], dict[str, Any] | None] = {}
         self.block_number: int = -1  # block of the event being applied (set by the engine)
 
     # -- reads ---------------------------------------------------------------------------
     def get(self, table: Table, key: Mapping[str, Any]) -> dict[str, Any] | None:
-        row = self.conn.execute(select(table).where(_where(table, key))).mappings().first()
-        return dict(row) if row is not None else None
+        """The row with primary key ``key``, or None."""
+        row = self.conn.execute(_stmt("select", table), _kparams(table, key)).mappings().first()
+        result = dict(row) if row is not None else None
+        if table.name in self._tables:
+            # remembered until the next write of this key: the usual read-modify-write then
+            # needs no second SELECT for its undo record
+            self._last_read[(table.name, _stable(codec.encode_row(key)))] = (
+                dict(result) if result is not None else None
+            )
+        return result
 
     # -- writes --------------------------------------------------------------------------
     def insert(self, table: Table, row: Mapping[str, Any]) -> None:
-        self._record(table, _key_of(table, row))
-        self.conn.execute(insert(table).values(**row))
+        # If the INSERT succeeds the row did not exist before it, so no SELECT is needed.
+        self._record(table, _key_of(table, row), known_absent=True)
+        self.conn.execute(_stmt("insert", table), dict(row))
 
     def update(self, table: Table, key: Mapping[str, Any], values: Mapping[str, Any]) -> None:
+        """Update non-key columns of an existing row (delete + insert to change a key)."""
+        if any(c.name in values for c in table.primary_key.columns):
+            raise ValueError(f"{table.name}: update() cannot change primary key columns")
         self._record(table, key)
-        self.conn.execute(update(table).where(_where(table, key)).values(**values))
+        params = _kparams(table, key)
+        params.update({"v_" + c: v for c, v in values.items()})
+        self.conn.execute(_stmt("update", table, tuple(sorted(values))), params)
 
     def delete(self, table: Table, key: Mapping[str, Any]) -> None:
         self._record(table, key)
-        self.conn.execute(delete(table).where(_where(table, key)))
+        self.conn.execute(_stmt("delete", table), _kparams(table, key))
 
     def upsert(self, table: Table, key: Mapping[str, Any], values: Mapping[str, Any]) -> None:
         """Insert ``key | values`` or update ``values`` of the existing row."""
-        prior = self._record(table, key)
-        if prior is None:
-            prior = self.get(table, key)
-        if prior is None:
-            self.conn.execute(insert(table).values(**{**values, **key}))
+        existing = self.get(table, key)
+        if existing is None:
+            self.insert(table, {**values, **key})
         else:
-            self.conn.execute(update(table).where(_where(table, key)).values(**values))
+            self.update(table, key, {k: v for k, v in values.items() if k not in key})
 
     # -- undo ----------------------------------------------------------------------------
-    def _record(self, table: Table, key: Mapping[str, Any]) -> dict[str, Any] | None:
-        """Record the row image before the current block first touches ``key``.
-
-        Returns the prior row if it had to be read, else None (caller may re-read)."""
+    def _record(self, table: Table, key: Mapping[str, Any], known_absent: bool = False) -> None:
+        """Record the row image before the current block first touches ``key``."""
         if table.name not in self._tables:
             raise ValueError(f"projection wrote table {table.name!r} it does not declare")
-        if self.block_number < self._record_from:
-            return None
         enc_key = codec.encode_row(key)
-        marker = (self.block_number, table.name, _stable(enc_key))
+        skey = _stable(enc_key)
+        cached = self._last_read.pop((table.name, skey), _MISSING)
+        self._last_read.clear()  # any other remembered read may be stale after this write
+        if self.block_number < self._record_from:
+            return
+        marker = (self.block_number, table.name, skey)
         if marker in self._seen:
-            return None
+            return
         self._seen.add(marker)
-        prior = self.get(table, key)
+        if known_absent:
+            prior = None
+        elif cached is not _MISSING:
+            prior = cached
+        else:
+            prior = self.get(table, key)
+            self._last_read.pop((table.name, skey), None)
         self._undo_rows.append(
             {
                 "block_number": self.block_number,
@@ -129,7 +183,6 @@ class ProjectionContext:
                 "prior": codec.encode_row(prior) if prior is not None else None,
             }
         )
-        return prior
 
     def flush_undo(self) -> int:
         n = len(self._undo_rows)
@@ -137,6 +190,9 @@ class ProjectionContext:
             self.conn.execute(insert(undo_log), self._undo_rows)
             self._undo_rows = []
         return n
+
+
+_MISSING = object()
 
 
 def _stable(d: Mapping[str, Any]) -> str:

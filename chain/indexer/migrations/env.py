@@ -3,16 +3,37 @@ no alembic.ini. The version table is ``indexer_alembic_version`` so that the ind
 does not collide with another Alembic history kept in the same database."""
 from __future__ import annotations
 
-from alembic import context
-from sqlalchemy import create_engine, pool
+import importlib
+import logging
+import pkgutil
 
-from chain.indexer.projections import erc20_metadata
+from alembic import context
+from sqlalchemy import MetaData, create_engine, pool
+
+import chain.indexer.projections as _projections
 from chain.indexer.schema import raw_metadata
 
 config = context.config
 VERSION_TABLE = config.get_main_option("version_table") or "indexer_alembic_version"
-# Used by `alembic revision --autogenerate`-style comparisons; add new projection MetaData here.
-target_metadata = [raw_metadata, erc20_metadata]
+
+
+def _all_metadata() -> list[MetaData]:
+    """Raw layer + every MetaData defined by a module of chain.indexer.projections (only used by
+    autogenerate comparisons; upgrades run the revision files and need none of it)."""
+    found = [raw_metadata]
+    for mod_info in pkgutil.iter_modules(_projections.__path__):
+        try:
+            mod = importlib.import_module(f"{_projections.__name__}.{mod_info.name}")
+        except Exception as exc:  # noqa: BLE001 - never block a migration on projection code
+            logging.getLogger("alembic.env").warning("cannot import %s: %s", mod_info.name, exc)
+            continue
+        for value in vars(mod).values():
+            if isinstance(value, MetaData) and all(value is not m for m in found):
+                found.append(value)
+    return found
+
+
+target_metadata = _all_metadata()
 
 
 def _configure(**kw) -> None:

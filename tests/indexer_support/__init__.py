@@ -1,0 +1,1 @@
+"""Fixtures and helpers for tests/test_indexer.py (test-only)."""
