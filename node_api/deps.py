@@ -20,13 +20,18 @@ def get_ctx(request: Request) -> NodeContext:
 Ctx = Annotated[NodeContext, Depends(get_ctx)]
 
 
-def get_caller(ctx: Ctx, authorization: Annotated[str | None, Header()] = None) -> Caller:
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_caller(request: Request, ctx: Ctx, authorization: Annotated[str | None, Header()] = None) -> Caller:
     if not authorization or not authorization.lower().startswith("bearer "):
         raise SessionNotFoundError("authorization", "missing bearer session token (POST /auth/login first)")
     session = ctx.sessions.get(authorization[7:].strip())
     caller = ctx.caller(session.address)
     if not caller.member.exists:
         raise forbidden(f"{caller.address} is not a member of the network")
+    if request.method not in READ_METHODS and caller.roles == Role.AUDITOR and request.url.path != "/auth/logout":
+        raise forbidden("auditors have read-only access")
     return caller
 
 
