@@ -11,7 +11,32 @@ from pathlib import Path
 def _cmd_up(args: argparse.Namespace) -> int:
     from .localnet import run
 
-    return run(port=args.port, once=args.once, home=Path(args.home) if args.home else None)
+    return run(port=args.port, once=args.once, home=Path(args.home) if args.home else None, api_port=args.api_port)
+
+
+def _cmd_login(args: argparse.Namespace) -> int:
+    import httpx
+
+    from node_api.auth import build_login_message, sign_login_message
+
+    from .localnet import demo_keystore
+    from .settings import settings
+
+    ks, password = demo_keystore(Path(args.home) if args.home else settings.state_dir / "local")
+    key = ks.load(args.who, password)
+    with httpx.Client(base_url=args.api, timeout=30) as client:
+        n = client.post("/auth/nonce").raise_for_status().json()
+        msg = build_login_message(address=key.address, domain=n["domain"], uri=n["uri"], chain_id=n["chain_id"],
+                                  nonce=n["nonce"], lifetime=None)
+        r = client.post("/auth/login", json={"message": msg.to_text(), "signature": sign_login_message(msg, key)})
+        if r.status_code != 200:
+            print(f"login refused: {r.text}", file=sys.stderr)
+            return 1
+        body = r.json()
+    print(body["token"])
+    print(f"# {args.who} = {body['address']} roles {','.join(body['roles'])}, session until {body['expires_at']}",
+          file=sys.stderr)
+    return 0
 
 
 def _cmd_compile(args: argparse.Namespace) -> int:
@@ -68,7 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--port", type=int, default=8545, help="anvil RPC port (default 8545)")
     up.add_argument("--once", action="store_true", help="stop after the scenario instead of keeping the network up")
     up.add_argument("--home", help="state directory (default .tradenet/local)")
+    up.add_argument("--api-port", type=int, default=8000, help="node API port (default 8000)")
     up.set_defaults(func=_cmd_up)
+
+    login = sub.add_parser("login", help="sign in to a node API with a key of the local keystore; prints a token")
+    login.add_argument("--as", dest="who", required=True, help="keystore name, e.g. seller")
+    login.add_argument("--api", default="http://127.0.0.1:8000", help="node API URL")
+    login.add_argument("--home", help="state directory (default .tradenet/local)")
+    login.set_defaults(func=_cmd_login)
 
     comp = sub.add_parser("compile", help="compile contracts/ with the pinned solcjs")
     comp.add_argument("--force", action="store_true", help="ignore the build cache")

@@ -79,17 +79,44 @@ def start_local_network(port: int = 8545, home: Path | None = None, say: Narrato
         raise
 
 
-def run(port: int = 8545, once: bool = False, home: Path | None = None) -> int:
+def start_node_api(net: LocalNetwork, home: Path, api_port: int):
+    """The demo node: indexer + API, holding every demo participant's key (custodial mode)."""
+    from node_api.server import start_node
+    from node_api.settings import NodeSettings
+
+    db = home / "indexer.db"
+    for stale in home.glob("indexer.db*"):  # a new chain every run: start the read model afresh
+        stale.unlink()
+    docs = home / "documents"
+    settings = NodeSettings(
+        rpc_url=net.anvil.url, deployment_file=net.deployment.path(), database_url=f"sqlite:///{db}",
+        domain=f"127.0.0.1:{api_port}", uri=f"http://127.0.0.1:{api_port}", document_dir=docs)
+    return start_node(settings, net.chain, list(net.keys.values()), port=api_port)
+
+
+def run(port: int = 8545, once: bool = False, home: Path | None = None, api_port: int = 8000) -> int:
     say = Narrator()
+    home = home or settings.state_dir / "local"
     net = start_local_network(port, home, say)
+    node = None
     try:
+        node = start_node_api(net, home, api_port)
+        say(f"Node API (indexer + participants' API) is up at {node.url} (OpenAPI docs at {node.url}/docs).")
         run_core_trade(net.chain, net.deployment, net.keys, say)
+        node.indexer.sync()
+        health = node.ctx.chain.w3.eth.block_number
+        say(f"The indexer has read the chain up to block {health}; every step above is in the read model.")
+        say(f"Log in as a participant: `tradenet login --as seller --api {node.url}` prints a session token "
+            f"(Sign-In with Ethereum with the key from the local keystore); then e.g. "
+            f"`curl -H 'Authorization: Bearer <token>' {node.url}/invoices`.")
         if once:
             return 0
-        say(f"The network keeps running at {net.anvil.url}. Press Ctrl-C to stop.")
+        say(f"The network keeps running (chain {net.anvil.url}, API {node.url}). Press Ctrl-C to stop.")
         threading.Event().wait()
     except KeyboardInterrupt:
         pass
     finally:
+        if node:
+            node.stop()
         net.stop()
     return 0

@@ -23,15 +23,18 @@ def test_core_trade_on_test_network(net):
 
 
 def test_tradenet_up_once_runs_end_to_end(tmp_path):
-    port = free_port()
+    port, api_port = free_port(), free_port()
     out = subprocess.run(
-        [sys.executable, "-m", "chain.cli", "up", "--once", "--port", str(port), "--home", str(tmp_path)],
+        [sys.executable, "-m", "chain.cli", "up", "--once", "--port", str(port), "--api-port", str(api_port),
+         "--home", str(tmp_path)],
         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=180,
         env=dict(os.environ, TRADENET_DEPLOYMENTS_DIR=str(tmp_path / "deployments")),
     )
     assert out.returncode == 0, out.stderr
     assert f"127.0.0.1:{port}" in out.stdout
     assert "confirmed the debt" in out.stdout and "pledged receipt" in out.stdout
+    assert f"Node API (indexer + participants' API) is up at http://127.0.0.1:{api_port}" in out.stdout
+    assert "tradenet login --as seller" in out.stdout
     assert (tmp_path / "deployments" / "local.json").exists()
     # keys were written encrypted, the password file is private
     keystore = tmp_path / "keystore"
