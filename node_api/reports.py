@@ -20,22 +20,13 @@ from chain.indexer.schema import blocks
 OUTSTANDING = ("Issued", "Confirmed", "Financed")
 
 
-def exposure_by_obligor(db: Engine) -> dict[tuple[str, str], int]:
-    """Face value of financed invoices per (obligor, currency)."""
+def financed_exposure(db: Engine, by: str) -> dict[tuple[str, str], int]:
+    """Face value of financed invoices per (`by` column: "buyer" = obligor or "financier", currency)."""
     out: dict[tuple[str, str], int] = defaultdict(int)
     with db.connect() as c:
-        for r in c.execute(select(invoices.c.buyer, invoices.c.currency, invoices.c.face_value)
+        for r in c.execute(select(invoices.c[by], invoices.c.currency, invoices.c.face_value)
                            .where(invoices.c.state == "Financed")):
-            out[(r.buyer, r.currency)] += r.face_value
-    return dict(out)
-
-
-def exposure_by_financier(db: Engine) -> dict[tuple[str, str], int]:
-    out: dict[tuple[str, str], int] = defaultdict(int)
-    with db.connect() as c:
-        for r in c.execute(select(invoices.c.financier, invoices.c.currency, invoices.c.face_value)
-                           .where(invoices.c.state == "Financed")):
-            out[(r.financier, r.currency)] += r.face_value
+            out[(r[0], r.currency)] += r.face_value
     return dict(out)
 
 

@@ -24,9 +24,9 @@ def exposure(ctx: Ctx, caller: CallerDep) -> dict:
     require(caller, Role.AUDITOR, Role.LENDER, Role.BUYER)
     everything = caller.has(Role.AUDITOR)
     by_obligor = [{"obligor": o, "exposure": money(v, c)} for (o, c), v in
-                  sorted(reports.exposure_by_obligor(ctx.db).items()) if everything or o == caller.address]
+                  sorted(reports.financed_exposure(ctx.db, "buyer").items()) if everything or o == caller.address]
     by_financier = [{"financier": f, "exposure": money(v, c)} for (f, c), v in
-                    sorted(reports.exposure_by_financier(ctx.db).items()) if everything or f == caller.address]
+                    sorted(reports.financed_exposure(ctx.db, "financier").items()) if everything or f == caller.address]
     return {"by_obligor": by_obligor, "by_financier": by_financier}
 
 
