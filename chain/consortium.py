@@ -11,7 +11,7 @@ from eth_utils import keccak
 
 from .client import Chain
 from .contracts import Role
-from .deploy import Deployment, Founder, deploy
+from .deploy import Deployment, Founder, configure_oracle_quorum, deploy
 
 YEAR = 365 * 86_400
 
@@ -63,7 +63,8 @@ def bootstrap(
     kyc_valid_for: int = YEAR,
 ) -> Deployment:
     """Deploy with the ADMIN participants as founders, then admit everyone else by one M-of-N
-    governance proposal (as a real consortium onboards members)."""
+    governance proposal (as a real consortium onboards members), then make the ORACLE members
+    the operators of the logistics oracle and the FX rate store (k = strict majority: 2 of 3)."""
     participants = list(participants)
     now = chain.w3.eth.get_block("latest")["timestamp"]
     kyc_expiry = now + kyc_valid_for
@@ -77,4 +78,7 @@ def bootstrap(
         batch = others[batch_start:batch_start + 16]
         calls = [registry.call_add_member(keys[p.key].address, p.roles, p.lei, p.country, kyc_expiry) for p in batch]
         registry.govern(admin_keys, calls, "Admit members: " + ", ".join(p.name for p in batch))
+    oracles = [keys[p.key].address for p in participants if Role.ORACLE in p.roles][:16]  # MAX_OPERATORS
+    if oracles:
+        configure_oracle_quorum(chain, deployment, admin_keys, oracles)
     return deployment

@@ -22,9 +22,16 @@ from .contracts import (
     b3,
     lei_bytes,
 )
+from .deal_client import ReceivableFinancing
+from .oracle_client import FxRateStore, LogisticsOracle
 from .settings import settings
 
 log = logging.getLogger(__name__)
+
+#: Oldest shipment event the logistics oracle accepts (carriers and operators may report late).
+LOGISTICS_STALENESS_WINDOW = 3 * 86_400
+#: Oldest FX observation the rate store accepts.
+FX_STALENESS_WINDOW = 3_600
 
 DEFAULT_CURRENCIES: tuple[tuple[str, str, int], ...] = (
     ("USD", "tradenet US Dollar deposit", 2),
@@ -57,6 +64,9 @@ class Deployment:
     settlement_tokens: dict[str, str]
     code_hashes: dict[str, str] = field(default_factory=dict)
     deployed_at: int = 0
+    logistics_oracle: str = ""
+    fx_rate_store: str = ""
+    receivable_financing: str = ""  # registered as a tradenet ESCROW
 
     def path(self, directory: Path | None = None) -> Path:
         return Path(directory or settings.deployments_dir) / f"{self.network}.json"
@@ -87,6 +97,15 @@ class Deployment:
     def token(self, chain: Chain, currency: str, account: LocalAccount | None = None) -> SettlementToken:
         return SettlementToken(chain, self.settlement_tokens[currency], account)
 
+    def oracle(self, chain: Chain, account: LocalAccount | None = None) -> LogisticsOracle:
+        return LogisticsOracle(chain, self.logistics_oracle, account)
+
+    def fx_rates(self, chain: Chain, account: LocalAccount | None = None) -> FxRateStore:
+        return FxRateStore(chain, self.fx_rate_store, account)
+
+    def financing(self, chain: Chain, account: LocalAccount | None = None) -> ReceivableFinancing:
+        return ReceivableFinancing(chain, self.receivable_financing, account)
+
 
 def deploy(
     chain: Chain,
@@ -95,9 +114,15 @@ def deploy(
     founders: Sequence[Founder],
     threshold: int,
     currencies: Sequence[tuple[str, str, int]] = DEFAULT_CURRENCIES,
+    logistics_staleness: int = LOGISTICS_STALENESS_WINDOW,
+    fx_staleness: int = FX_STALENESS_WINDOW,
 ) -> Deployment:
-    """Deploy registry, settlement tokens, invoice and receipt tokens; register the token
-    contracts with the registry through an M-of-N proposal signed by `admins`.
+    """Deploy registry, settlement tokens, invoice and receipt tokens, the logistics oracle, the
+    FX rate store and the receivable-financing escrow; register the token contracts (ASSET) and
+    the escrow (ESCROW) with the registry through an M-of-N proposal signed by `admins`.
+
+    The oracles start without operators: once the ORACLE members are admitted, set them with
+    `configure_oracle_quorum` (another governance proposal).
 
     `admins[0]` deploys (on Besu only an active ADMIN may create contracts)."""
     deployer = admins[0]
@@ -111,11 +136,17 @@ def deploy(
         log.info("SettlementToken %s at %s", code, addr)
     invoice_addr, _ = chain.deploy("InvoiceToken", deployer, registry_addr)
     receipt_addr, _ = chain.deploy("WarehouseReceipt", deployer, registry_addr)
+    oracle_addr, _ = chain.deploy("LogisticsOracle", deployer, registry_addr, logistics_staleness)
+    fx_addr, _ = chain.deploy("FxRateStore", deployer, registry_addr, fx_staleness)
+    financing_addr, _ = chain.deploy("ReceivableFinancing", deployer, registry_addr, invoice_addr, oracle_addr)
+    log.info("LogisticsOracle at %s, FxRateStore at %s, ReceivableFinancing at %s", oracle_addr, fx_addr,
+             financing_addr)
 
     registry = ParticipantRegistry(chain, registry_addr)
     calls = [registry.call_set_network_contract(a, ContractKind.ASSET)
              for a in (*tokens.values(), invoice_addr, receipt_addr)]
-    registry.govern(admins, calls, "Register tradenet asset contracts")
+    calls.append(registry.call_set_network_contract(financing_addr, ContractKind.ESCROW))
+    registry.govern(admins, calls, "Register tradenet asset contracts and the receivable-financing escrow")
 
     deployment = Deployment(
         network=network,
@@ -127,7 +158,32 @@ def deploy(
         warehouse_receipt=receipt_addr,
         settlement_tokens=tokens,
         code_hashes={n: chain.artifacts[n].code_hash for n in
-                     ("ParticipantRegistry", "SettlementToken", "InvoiceToken", "WarehouseReceipt")},
+                     ("ParticipantRegistry", "SettlementToken", "InvoiceToken", "WarehouseReceipt",
+                      "LogisticsOracle", "FxRateStore", "ReceivableFinancing")},
         deployed_at=int(time.time()),
+        logistics_oracle=oracle_addr,
+        fx_rate_store=fx_addr,
+        receivable_financing=financing_addr,
     )
     return deployment
+
+
+def default_oracle_threshold(operators: int) -> int:
+    """k for n operators: a strict majority (2 of 3, 3 of 5)."""
+    return operators // 2 + 1
+
+
+def configure_oracle_quorum(
+    chain: Chain,
+    deployment: Deployment,
+    admins: Sequence[LocalAccount],
+    operators: Sequence[str],
+    threshold: int | None = None,
+) -> int:
+    """Set the operator set and k of the logistics oracle and the FX rate store in one M-of-N
+    proposal. The operators must already be active ORACLE members. Returns the proposal id."""
+    k = default_oracle_threshold(len(operators)) if threshold is None else threshold
+    registry = deployment.registry_client(chain)
+    calls = [deployment.oracle(chain).call_set_operators(operators, k),
+             deployment.fx_rates(chain).call_set_operators(operators, k)]
+    return registry.govern(admins, calls, f"Oracle quorum: {k} of {len(operators)} operators")
