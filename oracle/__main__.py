@@ -1,0 +1,4 @@
+from .daemon import main
+import sys
+
+sys.exit(main())

@@ -1,0 +1,706 @@
+"""Unit tests of the oracle operator daemon (no chain): carrier input validation, HMAC,
+persistence before the ack, idempotent replays, conflicting content, EIP-712 signing, peer
+signatures, leader rotation and the engine's submission logic against a fake chain."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import sqlite3
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_abi import encode as abi_encode
+from eth_utils import keccak
+from fastapi.testclient import TestClient
+from sqlalchemy.exc import IntegrityError
+
+from chain import errors as chain_errors
+from oracle import typed_data as td
+from oracle.api import create_app
+from oracle.chain_port import OnChainShipment, OperatorSet, Submission
+from oracle.engine import Engine
+from oracle.errors import ConfigError
+from oracle.hmac_auth import sign_headers
+from oracle.leader import rotation, turn_delay
+from oracle.normalize import canonical_json, evidence_hash, normalize_carrier_event, shipment_id
+from oracle.peers import DeliveryResult
+from oracle.settings import load_settings
+from oracle.store import ReportRow, State, Store
+from tests.oracle_support import builders as b
+from tests.oracle_support.events import customs_event, equipment_event, fx_observation, iso, transport_event
+
+
+# ----------------------------------------------------------------------------------------- helpers
+@pytest.fixture
+def service(tmp_path: Path):
+    svc = b.service_for(tmp_path)
+    yield svc
+    svc.store.close()
+
+
+@pytest.fixture
+def client(service) -> TestClient:
+    return TestClient(create_app(service))
+
+
+def post(client: TestClient, obj: Any, *, path: str = "/carrier-events", source: str = b.CARRIER,
+         secret: str = b.CARRIER_SECRET, timestamp: int | None = None, raw: bytes | None = None,
+         headers: dict[str, str] | None = None):
+    body = raw if raw is not None else canonical_json(obj)
+    hdrs = sign_headers(source, secret, body, timestamp) if headers is None else headers
+    return client.post(path, content=body, headers=hdrs)
+
+
+def assert_problem(resp, status: int, field: str | None = None) -> dict[str, Any]:
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"].startswith("application/problem+json")
+    body = resp.json()
+    assert {"type", "title", "status", "detail"} <= body.keys()
+    assert body["status"] == status and body["type"].startswith("urn:tradenet:problem:")
+    if field is not None:
+        assert body.get("field") == field, body
+    return body
+
+
+def rows(db: Path, sql: str) -> list[tuple]:
+    """Read the operator's database through an independent sqlite3 connection."""
+    con = sqlite3.connect(db)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+# ----------------------------------------------------------------------------------------- validation
+def _set(obj: dict, path: str, value: Any) -> dict:
+    obj = copy.deepcopy(obj)
+    parts = path.split(".")
+    cur: Any = obj
+    for p in parts[:-1]:
+        cur = cur[int(p)] if isinstance(cur, list) else cur[p]
+    if value is _DELETE:
+        del cur[parts[-1]]
+    elif isinstance(cur, list):
+        cur[int(parts[-1])] = value
+    else:
+        cur[parts[-1]] = value
+    return obj
+
+
+_DELETE = object()
+NOW = time.time()
+
+INVALID_EVENTS = [
+    ("eventID", "not-a-uuid", "eventID"),
+    ("eventID", _DELETE, "eventID"),
+    ("eventType", "TELEPORT", "eventType"),
+    ("eventClassifierCode", "MAYBE", "eventClassifierCode"),
+    ("eventDateTime", "2025-01-01T10:00:00", "eventDateTime"),  # no UTC offset
+    ("eventDateTime", "yesterday", "eventDateTime"),
+    ("eventDateTime", iso(NOW + 86_400), "eventDateTime"),  # an actual event in the future
+    ("eventCreatedDateTime", _DELETE, "eventCreatedDateTime"),
+    ("eventCreatedDateTime", iso(NOW - 86_400), "eventCreatedDateTime"),  # recorded before it happened
+    ("transportEventTypeCode", "DEPT", "transportEventTypeCode"),
+    ("transportEventTypeCode", _DELETE, "transportEventTypeCode"),
+    ("equipmentEventTypeCode", "LOAD", "equipmentEventTypeCode"),  # belongs to EQUIPMENT events
+    ("transportCall.location.UNLocationCode", "Rotterdam", "transportCall.location.UNLocationCode"),
+    ("transportCall.location.UNLocationCode", "nlrtm", "transportCall.location.UNLocationCode"),
+    ("transportCall.location", _DELETE, "transportCall.location.UNLocationCode"),  # no location at all
+    ("transportCall.modeOfTransport", "ROCKET", "transportCall.modeOfTransport"),
+    ("documentReferences", _DELETE, "documentReferences"),  # no shipment reference
+    ("documentReferences.1.documentReferenceType", "XYZ", "documentReferences.1.documentReferenceType"),
+    ("documentReferences.1.documentReferenceValue", "", "documentReferences.1.documentReferenceValue"),
+    ("transportDocumentReference", "ANOTHERDOCUMENT", "documentReferences.1.documentReferenceValue"),  # contradicts
+    ("transportDocumentReference", "X" * 21, "transportDocumentReference"),
+    ("carrierBookingReference", "has space", "carrierBookingReference"),
+    ("emptyIndicatorCode", "HALF", "emptyIndicatorCode"),
+    ("equipmentReference", "lower-case", "equipmentReference"),
+]
+
+
+@pytest.mark.parametrize("path,value,field", INVALID_EVENTS, ids=[f"{p}={v if v is not _DELETE else 'missing'}"
+                                                                    for p, v, _ in INVALID_EVENTS])
+def test_invalid_field_is_named_in_a_422_problem(client, service, path, value, field):
+    event = _set(transport_event(), path, value)
+    resp = post(client, event)
+    body = assert_problem(resp, 422, field)
+    assert body["detail"]
+    assert service.store.counts()["reports"] == {}
+
+
+def test_equipment_customs_and_warehouse_events_validate(client):
+    assert post(client, equipment_event(code="GTIN")).status_code == 202
+    assert post(client, customs_event()).status_code == 202
+    warehouse = customs_event(reference="MAEU240099999", eventType="WAREHOUSE", warehouseEventTypeCode="WHIN")
+    del warehouse["customsEventTypeCode"]
+    assert post(client, warehouse).status_code == 202
+    bad = customs_event()
+    del bad["location"]
+    assert_problem(post(client, bad), 422, "location.UNLocationCode")
+
+
+@pytest.mark.parametrize("raw,detail", [
+    (b"{not json", "invalid JSON"),
+    (b'{"eventID": "a", "eventID": "b"}', "duplicate key"),
+    (b"[1, 2]", "JSON object"),
+    (b'{"x": NaN}', "NaN"),
+    (b"\xff\xfe", "UTF-8"),
+])
+def test_malformed_json_is_a_400_problem(client, raw, detail):
+    body = assert_problem(post(client, None, raw=raw), 400)
+    assert detail in body["detail"]
+
+
+def test_planned_and_non_milestone_events_are_acknowledged_not_signed(client, service):
+    planned = post(client, transport_event(classifier="EST"))
+    assert planned.status_code == 200 and planned.json()["status"] == "ignored"
+    assert "only ACT" in planned.json()["detail"]
+    stuffing = post(client, equipment_event(code="STUF"))
+    assert stuffing.status_code == 200 and stuffing.json()["status"] == "ignored"
+    assert service.store.counts()["reports"] == {}
+    assert service.store.counts()["carrier_events"] == {"ignored": 2}
+
+
+def test_body_size_limit(client):
+    event = transport_event(padding="x" * 300_000)
+    assert_problem(post(client, event), 413)
+
+
+# ----------------------------------------------------------------------------------------- HMAC
+def test_missing_signature_is_401(client, service):
+    body = canonical_json(transport_event())
+    resp = client.post("/carrier-events", content=body, headers={"Content-Type": "application/json"})
+    problem = assert_problem(resp, 401, "X-Tradenet-Signature")
+    assert "missing" in problem["detail"]
+    assert resp.headers["www-authenticate"].startswith("HMAC-SHA256")
+    assert service.store.counts()["carrier_events"] == {}
+
+
+@pytest.mark.parametrize("case", ["wrong-secret", "tampered-body", "unknown-carrier", "bad-scheme",
+                                  "missing-timestamp", "missing-carrier"])
+def test_bad_signature_is_401(client, service, case):
+    event = transport_event()
+    body = canonical_json(event)
+    headers = sign_headers(b.CARRIER, b.CARRIER_SECRET, body)
+    if case == "wrong-secret":
+        headers = sign_headers(b.CARRIER, "another-secret-0123456789abcdef", body)
+    elif case == "tampered-body":
+        body = canonical_json(_set(event, "transportCall.location.UNLocationCode", "NLRTM"))
+    elif case == "unknown-carrier":
+        headers = sign_headers("pirate-lines", b.CARRIER_SECRET, body)
+    elif case == "bad-scheme":
+        headers["X-Tradenet-Signature"] = headers["X-Tradenet-Signature"].replace("sha256=", "md5=")
+    elif case == "missing-timestamp":
+        del headers["X-Tradenet-Timestamp"]
+    elif case == "missing-carrier":
+        del headers["X-Tradenet-Carrier"]
+    assert_problem(client.post("/carrier-events", content=body, headers=headers), 401)
+    assert service.store.counts()["carrier_events"] == {}
+
+
+@pytest.mark.parametrize("offset", [-301, 301, -86_400])
+def test_expired_or_future_timestamp_is_401(client, offset):
+    resp = post(client, transport_event(), timestamp=int(time.time()) + offset)
+    problem = assert_problem(resp, 401, "X-Tradenet-Timestamp")
+    assert "window" in problem["detail"]
+
+
+def test_second_secret_of_a_source_is_accepted_for_rotation(client):
+    resp = post(client, fx_observation(), path="/fx-rates", source=b.FX_SOURCE, secret=b.FX_SECRET)
+    assert resp.status_code == 202, resp.text
+
+
+# ----------------------------------------------------------------------------------------- persistence
+def test_event_is_persisted_and_signed_before_the_ack(client, service, tmp_path):
+    event = transport_event()
+    resp = post(client, event)
+    assert resp.status_code == 202, resp.text
+    ack = resp.json()
+    assert ack["status"] == "accepted" and ack["state"] == "signed"
+    db = tmp_path / "op1.db"
+    stored = rows(db, "select event_id, evidence, canonical, status from carrier_events")
+    assert stored == [(event["eventID"], ack["evidenceHash"], canonical_json(event).decode(), "attested")]
+    reports = rows(db, "select digest, state, own_signature is not null from reports")
+    assert reports == [(ack["digest"], "signed", 1)]
+    # our signature is queued for both peers
+    assert sorted(rows(db, "select peer from deliveries where delivered_at is null")) == [("op2",), ("op3",)]
+
+
+def test_no_ack_when_persistence_fails(client, service, monkeypatch):
+    def broken(**_: Any):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(service.store, "accept_carrier_event", broken)
+    resp = post(TestClient(client.app, raise_server_exceptions=False), transport_event())
+    assert resp.status_code == 500
+    assert resp.headers["content-type"].startswith("application/problem+json")
+
+
+def test_ack_stands_if_signing_fails_and_the_engine_signs_later(client, service, monkeypatch, tmp_path):
+    real_sign = td.sign
+    monkeypatch.setattr(td, "sign", lambda *a: (_ for _ in ()).throw(RuntimeError("HSM busy")))
+    resp = post(client, transport_event())
+    assert resp.status_code == 202 and resp.json()["state"] == "accepted"
+    monkeypatch.setattr(td, "sign", real_sign)
+    engine = Engine(service, service.store, _NoPeers(), None)
+    engine.tick()
+    assert service.store.report(resp.json()["digest"]).state == State.SIGNED
+
+
+# ----------------------------------------------------------------------------------------- replay / conflict
+def test_identical_replay_is_idempotent(client, service):
+    event = transport_event()
+    first = post(client, event)
+    second = post(client, event)
+    third = post(client, json.loads(json.dumps(event, indent=2)))  # same content, other formatting
+    assert first.status_code == 202
+    for again in (second, third):
+        assert again.status_code == 200
+        assert again.json()["status"] == "duplicate"
+        assert again.json()["digest"] == first.json()["digest"]
+    assert service.store.counts()["reports"] == {"signed": 1}
+    assert len(service.store.signatures(first.json()["digest"])) == 1
+
+
+def test_same_event_id_with_different_content_is_409_and_never_signed(client, service):
+    event = transport_event()
+    first = post(client, event)
+    changed = _set(event, "transportCall.location.UNLocationCode", "NLRTM")
+    resp = post(client, changed)
+    problem = assert_problem(resp, 409, "eventID")
+    assert "different content" in problem["detail"]
+    assert problem["acceptedEvidence"] == first.json()["evidenceHash"]
+    assert service.store.counts()["reports"] == {"signed": 1}
+
+
+def test_second_content_for_the_same_shipment_and_code_is_refused(client, service, caplog):
+    first = post(client, transport_event(code="DEPA", unlocode="CNSZX"))
+    other = transport_event(code="DEPA", unlocode="CNSHK")  # new eventID, same (shipment, DEPA)
+    with caplog.at_level(logging.WARNING):
+        resp = post(client, other)
+    problem = assert_problem(resp, 409, "eventID")
+    assert problem["acceptedDigest"] == first.json()["digest"]
+    assert service.store.counts()["reports"] == {"signed": 1}
+    status = client.get("/status").json()
+    assert status["conflicts"][0]["origin"] == "carrier"
+    assert any("refused" in r.message for r in caplog.records)
+
+
+def test_unique_constraint_guards_one_content_per_subject(service, client):
+    post(client, transport_event())
+    with pytest.raises(IntegrityError):
+        with service.store._sessions.begin() as s:
+            existing = s.query(ReportRow).one()
+            s.add(ReportRow(kind=existing.kind, subject=existing.subject, digest=existing.digest,
+                            state="accepted", created_at=0.0))
+
+
+def test_state_survives_a_restart(tmp_path):
+    svc = b.service_for(tmp_path)
+    app = TestClient(create_app(svc))
+    event = transport_event()
+    digest = post(app, event).json()["digest"]
+    svc.store.close()
+    again = b.service_for(tmp_path)
+    app2 = TestClient(create_app(again))
+    resp = post(app2, event)
+    assert resp.status_code == 200 and resp.json()["status"] == "duplicate"
+    assert again.store.report(digest).state == State.SIGNED
+    assert_problem(post(app2, _set(event, "eventDateTime", iso(NOW - 999))), 409)
+    again.store.close()
+
+
+def test_database_of_another_operator_is_refused(tmp_path):
+    store = Store(tmp_path / "x.db")
+    store.bind_identity({"operator": b.key("op1").address, "chain_id": "1"})
+    with pytest.raises(ConfigError):
+        store.bind_identity({"operator": b.key("op2").address, "chain_id": "1"})
+
+
+# ----------------------------------------------------------------------------------------- signing
+def _eip712_reference_digest(ev: td.ShipmentEvent, chain_id: int, contract: str) -> bytes:
+    """EIP-712 computed by hand (eth_abi + keccak), independent of eth_account."""
+    domain_type = keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
+    separator = keccak(abi_encode(["bytes32", "bytes32", "bytes32", "uint256", "address"],
+                                  [domain_type, keccak(text="tradenet LogisticsOracle"), keccak(text="1"), chain_id,
+                                   contract]))
+    type_hash = keccak(text="ShipmentEvent(bytes32 shipmentId,bytes4 eventCode,bytes5 location,uint64 eventTime,"
+                            "bytes32 evidenceHash)")
+    struct_hash = keccak(abi_encode(["bytes32", "bytes32", "bytes4", "bytes5", "uint64", "bytes32"],
+                                    [type_hash, ev.shipment_id, ev.event_code.encode(), ev.location.encode(),
+                                     ev.event_time, ev.evidence_hash]))
+    return keccak(b"\x19\x01" + separator + struct_hash)
+
+
+def test_digest_matches_hand_computed_eip712():
+    ev = td.ShipmentEvent(shipment_id("MAEU240012345"), "DEPA", "CNSZX", 1_735_000_000, b"\x42" * 32)
+    ours = td.digest(ev, td.logistics_domain(b.CHAIN_ID, b.ORACLE_ADDRESS))
+    assert ours == _eip712_reference_digest(ev, b.CHAIN_ID, b.ORACLE_ADDRESS)
+
+
+def test_fx_digest_matches_hand_computed_eip712():
+    rate = td.FxRate("EUR", "USD", 108_420_000, 1_735_000_000)
+    domain_type = keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
+    separator = keccak(abi_encode(["bytes32", "bytes32", "bytes32", "uint256", "address"],
+                                  [domain_type, keccak(text="tradenet FxRateStore"), keccak(text="1"), b.CHAIN_ID,
+                                   b.FX_ADDRESS]))
+    type_hash = keccak(text="FxRate(bytes3 baseCurrency,bytes3 quoteCurrency,uint256 rate,uint64 observedAt)")
+    struct_hash = keccak(abi_encode(["bytes32", "bytes3", "bytes3", "uint256", "uint64"],
+                                    [type_hash, b"EUR", b"USD", 108_420_000, 1_735_000_000]))
+    assert td.digest(rate, td.fx_domain(b.CHAIN_ID, b.FX_ADDRESS)) == keccak(b"\x19\x01" + separator + struct_hash)
+
+
+def test_signing_is_deterministic_and_recoverable():
+    ev = td.ShipmentEvent(shipment_id("MAEU240012345"), "ARRI", "NLRTM", 1_735_000_000, b"\x01" * 32)
+    domain = td.logistics_domain(b.CHAIN_ID, b.ORACLE_ADDRESS)
+    sig1 = td.sign(b.key("op1"), ev, domain)
+    sig2 = td.sign(b.key("op1"), ev, domain)
+    assert sig1 == sig2 and len(sig1) == 65 and sig1[64] in (27, 28)
+    assert td.recover(ev, domain, sig1) == b.key("op1").address
+    other_domain = td.logistics_domain(b.CHAIN_ID + 1, b.ORACLE_ADDRESS)
+    assert td.recover(ev, other_domain, sig1) != b.key("op1").address
+
+
+def test_operators_derive_the_same_struct_from_the_same_event(tmp_path):
+    event = transport_event()
+    a = normalize_carrier_event(event)
+    b2 = normalize_carrier_event(json.loads(json.dumps(event, indent=1, sort_keys=False)))
+    assert a.struct == b2.struct
+    assert a.struct.shipment_id == keccak(text="MAEU240012345")  # TRD wins over BKG
+    assert a.struct.evidence_hash == evidence_hash(event)
+    # booking reference is the fallback
+    bkg_only = transport_event(documentReferences=[{"documentReferenceType": "BKG",
+                                                    "documentReferenceValue": "BKG012345"}])
+    assert normalize_carrier_event(bkg_only).struct.shipment_id == keccak(text="BKG012345")
+
+
+def test_event_time_is_unix_seconds_of_the_offset_time():
+    ev = transport_event(eventDateTime="2025-03-01T10:00:00+02:00", eventCreatedDateTime="2025-03-01T08:05:00Z")
+    assert normalize_carrier_event(ev).struct.event_time == 1_740_816_000
+
+
+# ----------------------------------------------------------------------------------------- FX input
+@pytest.mark.parametrize("mutation,field", [
+    ({"rate": 1.0842}, "rate"),
+    ({"rate": "1.123456789"}, "rate"),
+    ({"rate": "0"}, "rate"),
+    ({"quoteCurrency": "EUR"}, "quoteCurrency"),
+    ({"baseCurrency": "eur"}, "baseCurrency"),
+    ({"observedAt": "soon"}, "observedAt"),
+    ({"observedAt": int(NOW) + 86_400}, "observedAt"),
+    ({"unexpected": 1}, "unexpected"),
+])
+def test_fx_validation(client, mutation, field):
+    obs = {**fx_observation(), **mutation}
+    assert_problem(post(client, obs, path="/fx-rates", source=b.FX_SOURCE, secret=b.FX_SECRET), 422, field)
+
+
+def test_fx_rate_accept_replay_conflict(client, service):
+    obs = fx_observation(rate="1.0842")
+    first = post(client, obs, path="/fx-rates", source=b.FX_SOURCE, secret=b.FX_SECRET)
+    assert first.status_code == 202 and first.json()["rate"] == "108420000"
+    again = post(client, obs, path="/fx-rates", source=b.FX_SOURCE, secret=b.FX_SECRET)
+    assert again.status_code == 200 and again.json()["status"] == "duplicate"
+    changed = post(client, {**obs, "rate": "1.0900"}, path="/fx-rates", source=b.FX_SOURCE, secret=b.FX_SECRET)
+    assert_problem(changed, 409)
+    assert service.store.counts()["reports"] == {"signed": 1}
+
+
+# ----------------------------------------------------------------------------------------- peer signatures
+def _peer_payload(struct: Any, signer_name: str, *, kind: str = "shipment", sign_as: str | None = None,
+                  domain: td.Domain | None = None) -> dict[str, Any]:
+    domain = domain or b.domains()[kind]
+    sig = td.sign(b.key(sign_as or signer_name), struct, domain)
+    return {"kind": kind, "message": struct.to_json(), "digest": "0x" + td.digest(struct, domain).hex(),
+            "signer": b.key(signer_name).address, "signature": "0x" + sig.hex(), "from": signer_name}
+
+
+def test_peer_signature_is_verified_and_stored(client, service):
+    accepted = post(client, transport_event()).json()
+    struct = td.struct_from_json("shipment", service.store.report(accepted["digest"]).message)
+    resp = client.post("/signatures", json=_peer_payload(struct, "op2"))
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["status"] == "stored" and body["signatures"] == 2
+    assert body["signature"]["signer"] == service.address  # our own comes back to the sender
+    assert client.post("/signatures", json=_peer_payload(struct, "op2")).json()["status"] == "duplicate"
+
+
+def test_peer_signature_refusals(client, service):
+    struct = td.ShipmentEvent(shipment_id("X1"), "DEPA", "CNSZX", 1_735_000_000, b"\x05" * 32)
+    outsider = _peer_payload(struct, "mallory")
+    assert_problem(client.post("/signatures", json=outsider), 403, "signer")
+    forged = _peer_payload(struct, "op2", sign_as="op3")
+    assert_problem(client.post("/signatures", json=forged), 403, "signature")
+    wrong_domain = _peer_payload(struct, "op2", domain=td.logistics_domain(1, b.ORACLE_ADDRESS))
+    assert_problem(client.post("/signatures", json=wrong_domain), 422, "digest")
+    bad_code = _peer_payload(struct, "op2")
+    bad_code["message"]["eventCode"] = "ZZZZ"
+    assert_problem(client.post("/signatures", json=bad_code), 422, "message.eventCode")
+    assert_problem(client.post("/signatures", content=b"nope"), 400)
+    assert service.store.counts()["reports"] == {}
+
+
+def test_peer_signing_a_different_digest_is_a_logged_conflict(client, service, caplog):
+    accepted = post(client, transport_event(unlocode="CNSZX")).json()
+    ours = td.struct_from_json("shipment", service.store.report(accepted["digest"]).message)
+    lie = td.ShipmentEvent(ours.shipment_id, ours.event_code, "CNSHK", ours.event_time, ours.evidence_hash)
+    with caplog.at_level(logging.WARNING, logger="oracle.service"):
+        resp = client.post("/signatures", json=_peer_payload(lie, "op3"))
+    assert resp.status_code == 200 and resp.json()["conflict"] is True
+    lie_digest = resp.json()["digest"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(accepted["digest"] in w and lie_digest in w for w in warnings), warnings
+    status = client.get("/status").json()
+    conflict = status["conflicts"][0]
+    assert conflict["held_digest"] == accepted["digest"] and conflict["other_digest"] == lie_digest
+    assert conflict["signer"] == b.key("op3").address
+    assert status["reports"][0]["conflicted"] is True
+    # our report still only counts signatures over OUR digest
+    assert set(service.store.signatures(accepted["digest"])) == {service.address}
+
+
+# ----------------------------------------------------------------------------------------- leader rotation
+def test_rotation_is_deterministic_and_spreads_leaders():
+    ops = [b.key(n).address for n in ("op1", "op2", "op3")]
+    leaders = set()
+    for i in range(30):
+        digest = "0x" + keccak(text=str(i)).hex()
+        rot = rotation(digest, ops)
+        assert rot == rotation(digest, list(reversed(ops)))  # independent of input order
+        assert sorted(rot) == sorted(ops)
+        leaders.add(rot[0])
+        delays = sorted(turn_delay(digest, ops, o, 5.0) for o in ops)
+        assert delays == [0.0, 5.0, 10.0]
+    assert leaders == set(ops)
+    assert turn_delay("0x01", ops, b.key("mallory").address, 5.0) is None
+
+
+# ----------------------------------------------------------------------------------------- engine, fake chain
+class _NoPeers:
+    def deliver(self, peer: str, payload: dict) -> DeliveryResult:
+        return DeliveryResult(False, None, None, "peer down")
+
+
+@dataclass
+class FakeChain:
+    operators: tuple[str, ...]
+    threshold: int = 2
+    confirmed: dict[str, bytes] = field(default_factory=dict)  # subject -> eventId (digest)
+    submissions: list[tuple[str, int]] = field(default_factory=list)
+    revert_with: str | None = None
+    staleness_window: int = 3 * 86_400
+
+    def operator_set(self, kind: str) -> OperatorSet:
+        return OperatorSet(self.operators, self.threshold, "chain", self.staleness_window)
+
+    def shipment_status(self, ev: td.ShipmentEvent) -> OnChainShipment:
+        if ev.subject in self.confirmed:
+            return OnChainShipment(True, self.confirmed[ev.subject])
+        return OnChainShipment(False)
+
+    def submit_shipment(self, ev: td.ShipmentEvent, sigs: list[bytes]) -> Submission:
+        self.submissions.append((ev.subject, len(sigs)))
+        event_id = td.digest(ev, b.domains()["shipment"])
+        self.confirmed[ev.subject] = event_id
+        if self.revert_with:  # someone else won the race
+            raise chain_errors.error_class(self.revert_with)({}, tx_hash=None)
+        return Submission("0x" + "ab" * 32, "0x" + event_id.hex(), "me")
+
+
+def _engine_with_quorum(tmp_path: Path, name: str, fake: FakeChain, *, leader_timeout: float = 0.2,
+                        event: dict | None = None):
+    svc = b.service_for(tmp_path, name, leader_timeout_seconds=leader_timeout, confirm_poll_seconds=0.01)
+    client = TestClient(create_app(svc))
+    digest = post(client, event or transport_event()).json()["digest"]
+    struct = td.struct_from_json("shipment", svc.store.report(digest).message)
+    other = "op2" if name != "op2" else "op3"
+    client.post("/signatures", json=_peer_payload(struct, other))
+    engine = Engine(svc, svc.store, _NoPeers(), fake)
+    engine.refresh_operator_sets(force=True)
+    return svc, engine, digest
+
+
+def _leader_for(digest: str, ops: tuple[str, ...]) -> str:
+    return rotation(digest, ops)[0]
+
+
+def test_engine_leader_submits_once_and_confirms(tmp_path):
+    ops = tuple(b.key(n).address for n in ("op1", "op2", "op3"))
+    fake = FakeChain(ops)
+    event = transport_event()  # the same carrier event reached all three operators
+    for name in ("op1", "op2", "op3"):
+        svc, engine, digest = _engine_with_quorum(tmp_path / name, name, fake, leader_timeout=30, event=event)
+        engine.tick()
+        report = svc.store.report(digest)
+        if _leader_for(digest, ops) == svc.address:
+            assert report.state == State.CONFIRMED and report.submissions == 1
+            assert report.tx_hash
+            break
+        # not the leader: quorum is recorded, nothing submitted before the fallback delay
+        assert report.state == State.QUORUM and fake.submissions == []
+        svc.store.close()
+    else:
+        pytest.fail("no operator was the leader")
+    assert fake.submissions == [(td.struct_from_json("shipment", report.message).subject, 2)]
+
+
+def test_engine_fallback_submits_after_timeout_and_never_resubmits_confirmed(tmp_path):
+    ops = tuple(b.key(n).address for n in ("op1", "op2", "op3"))
+    fake = FakeChain(ops)
+    svc, engine, digest = _engine_with_quorum(tmp_path, "op1", fake, leader_timeout=0.2)
+    delay = turn_delay(digest, ops, svc.address, 0.2)
+    deadline = time.time() + 2
+    while svc.store.report(digest).state != State.CONFIRMED and time.time() < deadline:
+        engine.tick()
+        time.sleep(0.05)
+    assert svc.store.report(digest).state == State.CONFIRMED
+    assert len(fake.submissions) == 1
+    if delay:
+        assert svc.store.report(digest).quorum_at is not None
+    # a restarted engine over the same DB checks the chain first and never submits again
+    svc.store.update_report(digest, state=State.QUORUM)
+    Engine(svc, svc.store, _NoPeers(), fake).tick()
+    assert len(fake.submissions) == 1 and svc.store.report(digest).state == State.CONFIRMED
+
+
+def test_engine_treats_already_confirmed_revert_as_success(tmp_path, monkeypatch):
+    ops = tuple(b.key(n).address for n in ("op1", "op2", "op3"))
+    fake = FakeChain(ops, revert_with="EventAlreadyConfirmed")
+    svc, engine, digest = _engine_with_quorum(tmp_path, "op1", fake, leader_timeout=0.0001)
+    report = svc.store.report(digest)
+    struct = td.struct_from_json("shipment", report.message)
+    real_check = engine.check_final
+    calls = []
+
+    def racy_check(r, s):  # the race: not yet confirmed when checked before submitting
+        calls.append(r.digest)
+        return False if len(calls) == 1 else real_check(r, s)
+
+    monkeypatch.setattr(engine, "check_final", racy_check)
+    engine.submit(report, struct, svc.store.signatures(digest), 2, 0.0)
+    final = svc.store.report(digest)
+    assert final.state == State.CONFIRMED and final.last_error is None
+    assert len(fake.submissions) == 1
+
+
+def test_engine_marks_conflict_when_chain_confirmed_other_content(tmp_path):
+    ops = tuple(b.key(n).address for n in ("op1", "op2", "op3"))
+    fake = FakeChain(ops)
+    svc, engine, digest = _engine_with_quorum(tmp_path, "op1", fake)
+    struct = td.struct_from_json("shipment", svc.store.report(digest).message)
+    fake.confirmed[struct.subject] = b"\x99" * 32
+    engine.tick()
+    assert svc.store.report(digest).state == State.CONFLICT
+    assert fake.submissions == []
+    assert svc.status()["conflicts"][0]["origin"] == "chain"
+
+
+def test_no_quorum_without_k_agreeing_signatures(tmp_path):
+    ops = tuple(b.key(n).address for n in ("op1", "op2", "op3"))
+    fake = FakeChain(ops)
+    svc = b.service_for(tmp_path, leader_timeout_seconds=0.0001)
+    client = TestClient(create_app(svc))
+    digest = post(client, transport_event()).json()["digest"]
+    ours = td.struct_from_json("shipment", svc.store.report(digest).message)
+    lie = td.ShipmentEvent(ours.shipment_id, ours.event_code, ours.location, ours.event_time + 1, ours.evidence_hash)
+    client.post("/signatures", json=_peer_payload(lie, "op2"))
+    engine = Engine(svc, svc.store, _NoPeers(), fake)
+    engine.refresh_operator_sets(force=True)
+    for _ in range(3):
+        engine.tick()
+    assert svc.store.report(digest).state == State.SIGNED and fake.submissions == []
+
+
+def test_report_that_can_no_longer_be_accepted_stops_being_polled(tmp_path):
+    ops = tuple(b.key(n).address for n in ("op1", "op2", "op3"))
+    fake = FakeChain(ops, staleness_window=3600)
+    svc = b.service_for(tmp_path)
+    client = TestClient(create_app(svc))
+    digest = post(client, transport_event(when=time.time() - 2 * 3600)).json()["digest"]
+    engine = Engine(svc, svc.store, _NoPeers(), fake)
+    engine.refresh_operator_sets(force=True)
+    engine.tick()
+    report = svc.store.report(digest)
+    assert report.state == State.REJECTED and "stale" in report.last_error
+    assert fake.submissions == []
+
+
+# ----------------------------------------------------------------------------------------- settings
+def test_settings_file_resolves_relative_paths(tmp_path):
+    cfg = tmp_path / "op.json"
+    b.write_secrets(tmp_path / "s.json")
+    cfg.write_text(json.dumps({
+        "name": "op1", "listen": {"port": 9999}, "db_path": "state/op1.db",
+        "key": {"keystore_dir": "ks", "name": "op1"},
+        "chain": {"rpc_url": "http://127.0.0.1:8545", "logistics_oracle": b.ORACLE_ADDRESS},
+        "hmac_secrets_file": "s.json",
+    }))
+    s = load_settings(cfg)
+    assert s.db_path == tmp_path / "state" / "op1.db" and s.key.keystore_dir == tmp_path / "ks"
+    cfg.write_text(json.dumps({"name": "op1"}))
+    with pytest.raises(ConfigError, match="listen"):
+        load_settings(cfg)
+
+
+def test_status_endpoint(client, service):
+    post(client, transport_event())
+    status = client.get("/status").json()
+    assert status["operator"] == "op1" and status["address"] == service.address
+    assert status["counts"]["reports"] == {"signed": 1}
+    assert status["domains"]["shipment"]["name"] == "tradenet LogisticsOracle"
+    assert set(status["peers"]) == {"op2", "op3"} and status["peers"]["op2"]["pending"] == 1
+    assert client.get("/healthz").json()["ok"] is True
+    assert_problem(client.get("/reports/0x00"), 404)
+    assert_problem(client.get("/nowhere"), 404)
+
+
+# ----------------------------------------------------------------------------------------- replay feed, CLI
+def test_replay_file_feeds_the_same_intake(service, tmp_path):
+    from oracle.feed import replay_file
+
+    events = [transport_event(code="DEPA"), transport_event(code="ARRI", unlocode="NLRTM"),
+              transport_event(classifier="PLN", code="ARRI", unlocode="DEHAM")]
+    bad = transport_event(code="DEPA", unlocode="nope")
+    path = tmp_path / "events.jsonl"
+    path.write_text("# carrier replay\n" + "\n".join(json.dumps(e) for e in [*events, bad, events[0]]) + "\n\n")
+    counts = replay_file(path, service.ingest_carrier_event, "replay-file")
+    assert counts == {"accepted": 2, "ignored": 1, "refused": 1, "duplicate": 1}
+    # replaying again (a restart) signs nothing new; an ignored event is answered as a duplicate
+    assert replay_file(path, service.ingest_carrier_event, "replay-file") == {"duplicate": 4, "refused": 1}
+    assert service.store.counts()["reports"] == {"signed": 2}
+    fx = tmp_path / "fx.jsonl"
+    fx.write_text(json.dumps(fx_observation()) + "\n")
+    assert replay_file(fx, service.ingest_fx_rate, "replay-file") == {"accepted": 1}
+
+
+def test_digest_agrees_with_the_chain_client():
+    """Our EIP-712 struct and chain.oracle_client's (used by the contract tests) give one digest."""
+    from chain import oracle_client as oc
+
+    ev = td.ShipmentEvent(shipment_id("MAEU240012345"), "GTOT", "NLRTM", 1_735_000_000, b"\x07" * 32)
+    theirs = oc.typed_data_digest(oc.typed_data(oc.LOGISTICS_DOMAIN_NAME, b.CHAIN_ID, b.ORACLE_ADDRESS,
+                                                "ShipmentEvent", oc.SHIPMENT_EVENT_TYPE, ev.message()))
+    assert td.digest(ev, td.logistics_domain(b.CHAIN_ID, b.ORACLE_ADDRESS)) == theirs
+    rate = td.FxRate("USD", "CNY", 712_345_678, 1_735_000_000)
+    theirs = oc.typed_data_digest(oc.typed_data(oc.FX_DOMAIN_NAME, b.CHAIN_ID, b.FX_ADDRESS, "FxRate",
+                                                oc.FX_RATE_TYPE, rate.message()))
+    assert td.digest(rate, td.fx_domain(b.CHAIN_ID, b.FX_ADDRESS)) == theirs
+
+
+def test_daemon_cli_refuses_a_bad_config(tmp_path):
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "op.json"
+    cfg.write_text(json.dumps({"name": "op1", "listen": {"port": 0}}))
+    proc = subprocess.run([sys.executable, "-m", "oracle.daemon", "--config", str(cfg)], capture_output=True,
+                          text=True, timeout=60, cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 2
+    assert "listen.port" in proc.stderr
