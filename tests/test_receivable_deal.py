@@ -624,13 +624,9 @@ def test_no_path_moves_escrow_outside_the_schedule(funded_net):
     assert_escrow_backed(net, [s.deal_id for s in deals.values()])
 
 
-# ---------------------------------------------------------------------------- known issues in InvoiceToken
-# Both are in contracts/tokens/InvoiceToken.sol (not owned here). strict=True: when fixed, these
-# XPASS and fail the run, so the marker gets removed together with the fix.
+# ---------------------------------------------------------------------------- InvoiceToken rules deals rely on
 
 
-@pytest.mark.xfail(strict=True, raises=errors.InvalidInvoiceState,
-                   reason="InvoiceToken.markPaid/markDefaulted/markFinanced accept any ESCROW, not only the holder")
 def test_another_escrow_cannot_change_the_state_of_an_invoice_the_deal_holds(funded_net):
     from chain.contracts import ContractKind
 
@@ -638,18 +634,19 @@ def test_another_escrow_cannot_change_the_state_of_an_invoice_the_deal_holds(fun
     setup = open_deal(net)
     # any registered escrow (here an EOA registered as one, as bench/gas_foundation.py does)
     govern(net, [net.registry().call_set_network_contract(net.addr("lender_b"), ContractKind.ESCROW)])
-    try:
+    with pytest.raises(errors.NotInvoiceHolder):  # only the holding escrow changes financing state
         net.invoices("lender_b").mark_paid(setup.terms.invoice_id)
-    except errors.ContractRevert:
-        pass  # the fix: only the holder may change the invoice's financing state
-    repay(net, setup)  # today: InvalidInvoiceState, the deal's escrow is locked for good
+    with pytest.raises(errors.NotInvoiceHolder):
+        net.invoices("lender_b").mark_defaulted(setup.terms.invoice_id)
+    repay(net, setup)  # the deal's own flow still works
+    assert net.invoices().invoice(setup.terms.invoice_id).state.name == "PAID"
 
 
-@pytest.mark.xfail(strict=True, raises=errors.MemberIsSuspended,
-                   reason="InvoiceToken._update requires the receiver of an escrow's invoice to be active")
 def test_suspended_lender_can_still_enforce_a_default(funded_net):
     net = funded_net
     setup = open_deal(net, maturity_in=10 * DAY, grace=0)
     govern(net, [net.registry().call_suspend(net.addr("lender"), "review")])
     net.advance_time(10 * DAY + 1)
-    financing(net, "lender").declare_default(setup.deal_id)  # today: MemberIsSuspended
+    financing(net, "lender").declare_default(setup.deal_id)  # running obligations close while suspended
+    inv = net.invoices().invoice(setup.terms.invoice_id)
+    assert inv.holder == net.addr("lender") and inv.state.name == "DEFAULTED"

@@ -87,8 +87,10 @@ contract InvoiceToken is ERC721 {
     event InvoiceCancelled(uint256 indexed id, address indexed by, string reason);
     event InvoiceSplit(uint256 indexed parentId, uint256[] childIds, uint256[] faceValues);
 
-    modifier onlySystem() {
+    /// @dev Financing states are driven by the escrow that holds the invoice, and only by it.
+    modifier onlyHoldingEscrow(uint256 id) {
         if (!registry.isSystemContract(msg.sender)) revert NotSystemContract(msg.sender);
+        if (_ownerOf(id) != msg.sender) revert NotInvoiceHolder(id, msg.sender);
         _;
     }
 
@@ -169,8 +171,8 @@ contract InvoiceToken is ERC721 {
         _cancel(id, inv, reason);
     }
 
-    /// @notice A financing contract took the invoice: Confirmed -> Financed.
-    function markFinanced(uint256 id) external onlySystem {
+    /// @notice The escrow holding the invoice financed it: Confirmed -> Financed.
+    function markFinanced(uint256 id) external onlyHoldingEscrow(id) {
         Invoice storage inv = _existing(id);
         _requireState(id, inv, InvoiceState.Confirmed);
         inv.state = InvoiceState.Financed;
@@ -178,7 +180,7 @@ contract InvoiceToken is ERC721 {
     }
 
     /// @notice The obligor paid in full: Confirmed|Financed -> Paid.
-    function markPaid(uint256 id) external onlySystem {
+    function markPaid(uint256 id) external onlyHoldingEscrow(id) {
         Invoice storage inv = _existing(id);
         if (inv.state != InvoiceState.Confirmed && inv.state != InvoiceState.Financed) {
             revert InvalidInvoiceState(id, inv.state);
@@ -188,7 +190,7 @@ contract InvoiceToken is ERC721 {
     }
 
     /// @notice The obligor defaulted on a financed invoice: Financed -> Defaulted.
-    function markDefaulted(uint256 id) external onlySystem {
+    function markDefaulted(uint256 id) external onlyHoldingEscrow(id) {
         Invoice storage inv = _existing(id);
         _requireState(id, inv, InvoiceState.Financed);
         inv.state = InvoiceState.Defaulted;
@@ -259,8 +261,10 @@ contract InvoiceToken is ERC721 {
         );
     }
 
-    /// @dev Transfers (not mint / burn) only for live confirmed, financed or defaulted invoices,
-    /// only between members in good standing or to / from tradenet system contracts.
+    /// @dev Transfers (not mint / burn) only for live confirmed, financed or defaulted invoices.
+    /// Between members both must be in good standing; into an escrow the sender must be (new
+    /// business); out of an escrow the receiver only has to be allowed to receive, so a suspended
+    /// lender or seller can still take an invoice back when a running deal closes.
     function _update(address to, uint256 id, address auth) internal override returns (address from) {
         from = _ownerOf(id);
         if (from != address(0) && to != address(0)) {
@@ -269,8 +273,12 @@ contract InvoiceToken is ERC721 {
                 state != InvoiceState.Confirmed && state != InvoiceState.Financed
                     && state != InvoiceState.Defaulted
             ) revert InvoiceNotTransferable(id, state);
-            if (!registry.isSystemContract(from)) registry.requireActive(from, 0);
-            if (!registry.isSystemContract(to)) registry.requireActive(to, 0);
+            if (registry.isSystemContract(from)) {
+                registry.requireCanReceive(to);
+            } else {
+                registry.requireActive(from, 0);
+                if (!registry.isSystemContract(to)) registry.requireActive(to, 0);
+            }
         }
         return super._update(to, id, auth);
     }
