@@ -16,7 +16,7 @@ from .client import Chain
 from .consortium import DEMO_PARTICIPANTS, Participant, bootstrap
 from .deploy import Deployment
 from .keystore import Keystore, read_password
-from .scenario import Narrator, run_core_trade
+from .scenario import Narrator, run_core_trade, run_shipment_finance
 from .settings import settings
 
 log = logging.getLogger(__name__)
@@ -94,15 +94,57 @@ def start_node_api(net: LocalNetwork, home: Path, api_port: int):
     return start_node(settings, net.chain, list(net.keys.values()), port=api_port)
 
 
+CARRIER_ID = "oceanic"
+
+
+def start_oracle_operators(net: LocalNetwork, home: Path, password: str):
+    """The three ORACLE members' operator daemons (k = 2), one process each, on loopback."""
+    import shutil
+
+    from oracle.cluster import OperatorCluster
+
+    workdir = home / "oracles"
+    shutil.rmtree(workdir, ignore_errors=True)  # a new chain every run: operators start afresh
+    carrier_secret = secrets.token_urlsafe(32)
+    cluster = OperatorCluster(keys=net.keys, deployment=net.deployment, rpc_url=net.anvil.url,
+                              artifacts=net.chain.artifacts, workdir=workdir,
+                              carriers={CARRIER_ID: carrier_secret}, password=password,
+                              scrypt_n=DEMO_SCRYPT_N)
+    cluster.start()
+    return cluster, carrier_secret
+
+
+def carrier_poster(cluster, secret: str):
+    """The carrier sends each event to every operator it has a contract with (HMAC-signed)."""
+
+    def post(event: dict) -> None:
+        answers = []
+        for op in cluster.ops.values():
+            if op.running:
+                r = op.carrier(CARRIER_ID, secret).post_event(event)
+                answers.append(r.status_code)
+        if not any(200 <= a < 300 for a in answers):
+            raise RuntimeError(f"no operator accepted the carrier event: {answers}")
+
+    return post
+
+
 def run(port: int = 8545, once: bool = False, home: Path | None = None, api_port: int = 8000) -> int:
     say = Narrator()
     home = home or settings.state_dir / "local"
     net = start_local_network(port, home, say)
-    node = None
+    node = cluster = None
     try:
         node = start_node_api(net, home, api_port)
         say(f"Node API (indexer + participants' API) is up at {node.url} (OpenAPI docs at {node.url}/docs).")
-        run_core_trade(net.chain, net.deployment, net.keys, say)
+        _, password = demo_keystore(home)
+        cluster, carrier_secret = start_oracle_operators(net, home, password)
+        say("Logistics oracle operators are up: " + ", ".join(
+            f"{net.keys[n].address[:10]}... at {op.url}" for n, op in cluster.ops.items())
+            + f" (a report needs {net.deployment.oracle(net.chain).threshold()} of {len(cluster.ops)} signatures).")
+        core = run_core_trade(net.chain, net.deployment, net.keys, say)
+        run_shipment_finance(net.chain, net.deployment, net.keys, core.invoice_id,
+                             carrier_poster(cluster, carrier_secret), say)
         node.indexer.sync()
         health = node.ctx.chain.w3.eth.block_number
         say(f"The indexer has read the chain up to block {health}; every step above is in the read model.")
@@ -116,6 +158,8 @@ def run(port: int = 8545, once: bool = False, home: Path | None = None, api_port
     except KeyboardInterrupt:
         pass
     finally:
+        if cluster:
+            cluster.stop()
         if node:
             node.stop()
         net.stop()

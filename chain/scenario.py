@@ -137,3 +137,118 @@ def run_core_trade(
         f"{name('buyer')} {fmt(usd.balance_of(addr('buyer')), 'USD')}; "
         f"USD deposits in issue {fmt(usd.total_supply(), 'USD')}.")
     return result
+
+
+@dataclass
+class ShipmentResult:
+    deal_id: int = 0
+    releases: list[dict] = field(default_factory=list)  # per milestone: code, amount, block, latency_ms
+    gas: dict[str, int] = field(default_factory=dict)
+
+
+def run_shipment_finance(
+    chain: Chain,
+    deployment: Deployment,
+    keys: Mapping[str, LocalAccount],
+    invoice_id: int,
+    post_carrier_event: Callable[[dict], None],
+    say: Narrator | None = None,
+    participants: Mapping[str, Participant] | None = None,
+    transport_document: str = "OOLU-BL-2026-0042",
+    release_timeout: float = 60.0,
+) -> ShipmentResult:
+    """Receivable financing of `invoice_id` released by the logistics oracle quorum.
+
+    `post_carrier_event(event)` delivers a DCSA Track & Trace event to the oracle operators the
+    way the carrier does (HMAC-signed HTTP); releases then happen on chain with no other step."""
+    import time
+
+    from oracle.samples import transport_event
+
+    from .deal_client import DealTerms, Milestone
+    from .oracle_client import shipment_id
+
+    say = say or Narrator()
+    people = participants or {p.key: p for p in DEMO_PARTICIPANTS}
+    name = lambda k: people[k].name  # noqa: E731
+    addr = lambda k: keys[k].address  # noqa: E731
+    result = ShipmentResult()
+    seller_fin = deployment.financing(chain, keys["seller"])
+    lender_fin = deployment.financing(chain, keys["lender"])
+    buyer_fin = deployment.financing(chain, keys["buyer"])
+    invoices = deployment.invoices(chain)
+    usd = deployment.token(chain, "USD")
+    inv = invoices.invoice(invoice_id)
+    supply_before = usd.total_supply()
+
+    principal, fee = 1_000_000_00, 18_750_00  # 80% advance; 7.5% p.a. for 90 days on the advance
+    ship = shipment_id(transport_document)
+    now = chain.w3.eth.get_block("latest")["timestamp"]
+    terms = DealTerms(
+        deal_id=int(now) * 1000 + invoice_id, invoice_id=invoice_id, borrower=addr("seller"), lender=addr("lender"),
+        settlement_token=deployment.settlement_tokens["USD"], principal=principal, fee=fee, maturity=inv.due_date,
+        grace_period=15 * DAY, accept_by=now + DAY,
+        milestones=(Milestone(ship, "DEPA", 4_000), Milestone(ship, "ARRI", 6_000)),
+    )
+    result.deal_id = terms.deal_id
+    seller_fin.approve_invoice(deployment.invoices(chain, keys["seller"]), invoice_id)
+    seller_fin.accept(terms, seller_fin.sign_terms(keys["seller"], terms), lender_fin.sign_terms(keys["lender"], terms))
+    result.gas["ReceivableFinancing.accept"] = seller_fin.last_receipt["gasUsed"]
+    say(f"{name('seller')} and {name('lender')} signed the financing terms (EIP-712) for invoice #{invoice_id}: "
+        f"advance {fmt(principal, 'USD')} against {fmt(inv.face_value, 'USD')}, fee {fmt(fee, 'USD')}, maturity "
+        f"with the invoice; released 40% on vessel departure and 60% on arrival of B/L {transport_document}. "
+        f"The invoice token moved into the deal escrow.")
+    lender_fin.approve_payment(deployment.token(chain, "USD", keys["lender"]), principal)
+    lender_fin.fund(terms.deal_id)
+    result.gas["ReceivableFinancing.fund"] = lender_fin.last_receipt["gasUsed"]
+    say(f"{name('lender')} funded the escrow with {fmt(principal, 'USD')}; invoice #{invoice_id} is now "
+        f"{invoices.invoice(invoice_id).state.name.lower()}. Funds wait for the logistics oracles.")
+
+    for code, place, label in (("DEPA", "CNSZX", "departed Shenzhen (CNSZX)"), ("ARRI", "NLRTM", "arrived in Rotterdam (NLRTM)")):
+        released_before = seller_fin.deal(terms.deal_id).released
+        block_before = chain.w3.eth.block_number
+        event = transport_event(transport_document, code, place, when=time.time() - 60)
+        t0 = time.monotonic()
+        post_carrier_event(event)
+        deadline = t0 + release_timeout
+        while seller_fin.deal(terms.deal_id).released == released_before:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no release {release_timeout}s after the carrier's {code} event")
+            time.sleep(0.05)
+        latency_ms = int((time.monotonic() - t0) * 1000)
+        released = seller_fin.deal(terms.deal_id).released - released_before
+        rel_block = _release_block(chain, deployment, terms.deal_id, block_before)
+        result.releases.append({"code": code, "amount": released, "block": rel_block, "latency_ms": latency_ms})
+        say(f"Carrier {name('carrier')} reported: vessel {label}. Two of three oracle operators signed it and "
+            f"one report confirmed it on chain; in that same transaction (block {rel_block}) the deal released "
+            f"{fmt(released, 'USD')} to {name('seller')} ({latency_ms} ms after the carrier's message).")
+        got = seller_fin.withdraw(terms.deal_id)
+        say.note(f"{name('seller')} withdrew {fmt(got, 'USD')}; balance {fmt(usd.balance_of(addr('seller')), 'USD')}.")
+
+    chain.w3.provider.make_request("evm_setNextBlockTimestamp", [max(inv.due_date, chain.w3.eth.get_block("latest")["timestamp"] + 1)])
+    buyer_fin.approve_payment(deployment.token(chain, "USD", keys["buyer"]), inv.face_value)
+    buyer_fin.repay(terms.deal_id)
+    result.gas["ReceivableFinancing.repay"] = buyer_fin.last_receipt["gasUsed"]
+    lender_claim = seller_fin.claimable(terms.deal_id, addr("lender"))
+    seller_claim = seller_fin.claimable(terms.deal_id, addr("seller"))
+    say(f"At maturity {name('buyer')} paid the invoice's face value {fmt(inv.face_value, 'USD')} into the deal. "
+        f"Waterfall: {name('lender')} {fmt(lender_claim, 'USD')} (principal + fee), {name('seller')} "
+        f"{fmt(seller_claim, 'USD')} (the remainder). Invoice #{invoice_id} is "
+        f"{invoices.invoice(invoice_id).state.name.lower()}.")
+    lender_fin.withdraw(terms.deal_id)
+    seller_fin.withdraw(terms.deal_id)
+    state = seller_fin.state(terms.deal_id)
+    say(f"Both withdrew; the deal is {state.name.lower()}. {name('lender')} earned {fmt(fee, 'USD')}; "
+        f"{name('seller')} received {fmt(inv.face_value - fee, 'USD')} in total "
+        f"({fmt(principal, 'USD')} early, against shipment milestones). USD in issue is unchanged at "
+        f"{fmt(usd.total_supply(), 'USD')}" + (" - no money created or lost." if usd.total_supply() == supply_before
+                                               else " - MISMATCH!"))
+    return result
+
+
+def _release_block(chain: Chain, deployment: Deployment, deal_id: int, from_block: int) -> int:
+    fin = deployment.financing(chain)
+    ev = fin.contract.events.MilestoneReleased()
+    logs = chain.w3.eth.get_logs({"address": fin.address, "fromBlock": from_block, "topics": [ev.topic,
+                                  "0x" + deal_id.to_bytes(32, "big").hex()]})
+    return logs[-1]["blockNumber"] if logs else -1

@@ -33,7 +33,7 @@ from oracle.peers import DeliveryResult
 from oracle.settings import load_settings
 from oracle.store import ReportRow, State, Store
 from tests.oracle_support import builders as b
-from tests.oracle_support.events import customs_event, equipment_event, fx_observation, iso, transport_event
+from oracle.samples import customs_event, equipment_event, fx_observation, iso, transport_event
 
 
 # ----------------------------------------------------------------------------------------- helpers

@@ -13,7 +13,7 @@ import pytest
 from eth_utils import keccak
 
 from oracle.normalize import evidence_hash
-from tests.oracle_support.events import fx_observation, transport_event
+from oracle.samples import fx_observation, transport_event
 from tests.oracle_support.harness import OperatorCluster, carrier_for, wait_for
 
 pytestmark = pytest.mark.slow

@@ -35,6 +35,12 @@ def test_tradenet_up_once_runs_end_to_end(tmp_path):
     assert "confirmed the debt" in out.stdout and "pledged receipt" in out.stdout
     assert f"Node API (indexer + participants' API) is up at http://127.0.0.1:{api_port}" in out.stdout
     assert "tradenet login --as seller" in out.stdout
+    # the shipment: three operator processes, carrier DEPA then ARRI, 40% then 60% released, waterfall
+    assert "a report needs 2 of 3 signatures" in out.stdout
+    assert "vessel departed Shenzhen (CNSZX)" in out.stdout and "released USD 400,000.00" in out.stdout
+    assert "vessel arrived in Rotterdam (NLRTM)" in out.stdout and "released USD 600,000.00" in out.stdout
+    assert "USD 1,018,750.00 (principal + fee)" in out.stdout and "USD 231,250.00 (the remainder)" in out.stdout
+    assert "no money created or lost" in out.stdout and "the deal is closed" in out.stdout
     assert (tmp_path / "deployments" / "local.json").exists()
     # keys were written encrypted, the password file is private
     keystore = tmp_path / "keystore"

@@ -1,4 +1,4 @@
-"""DCSA-shaped carrier events for tests and demos."""
+"""DCSA-shaped carrier events (and FX observations) for demos, tests and benchmarks."""
 
 from __future__ import annotations
 
