@@ -258,7 +258,10 @@ class OperatorService:
             reports.append({"kind": r.kind, "label": r.label, "reference": r.reference, "digest": r.digest,
                             "subject": r.subject, "state": r.state.value, "signers": sorted(self.store.signatures(r.digest)),
                             "conflicted": r.conflicted, "txHash": r.tx_hash, "onchainId": r.onchain_id,
-                            "submissions": r.submissions, "lastError": r.last_error, "message": r.message})
+                            "submissions": r.submissions, "lastError": r.last_error, "message": r.message,
+                            # wall-clock times (unix seconds) of this operator's milestones for the report
+                            "signedAt": r.signed_at, "quorumAt": r.quorum_at, "submittedAt": r.submitted_at,
+                            "finishedAt": r.finished_at})
         sets = {}
         for kind in ("shipment", "fx"):
             ops = self.operator_set(kind)

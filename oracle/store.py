@@ -165,6 +165,7 @@ class Report:
     own_signature: str | None
     conflicted: bool
     created_at: float
+    signed_at: float | None
     quorum_at: float | None
     submitted_at: float | None
     finished_at: float | None
@@ -216,7 +217,7 @@ class PeerSignatureOutcome:
 
 def _report(row: ReportRow, msg: MessageRow) -> Report:
     return Report(row.kind, row.subject, row.digest, json.loads(msg.message), msg.label, row.reference,
-                  State(row.state), row.own_signature, row.conflicted, row.created_at, row.quorum_at,
+                  State(row.state), row.own_signature, row.conflicted, row.created_at, row.signed_at, row.quorum_at,
                   row.submitted_at, row.finished_at, row.tx_hash, row.onchain_id, row.submissions, row.attempts,
                   row.next_attempt_at, row.last_error)
 
