@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from . import problems
 from .context import NodeContext
 from .documents import mask_sensitive
-from .routes import accounts, auth, documents, events, invoices, participants, receipts, relay, reports
+from .routes import accounts, auth, deals, documents, events, invoices, oracle, participants, receipts, relay, reports
 
 
 class MaskedJSONResponse(JSONResponse):
@@ -34,7 +34,7 @@ def create_app(ctx: NodeContext) -> FastAPI:
     )
     app.state.ctx = ctx
     problems.install(app)
-    for module in (auth, participants, invoices, receipts, accounts, reports, events, documents, relay):
+    for module in (auth, participants, invoices, receipts, deals, oracle, accounts, reports, events, documents, relay):
         app.include_router(module.router)
 
     @app.get("/health", tags=["health"])

@@ -40,6 +40,11 @@ def world(net, tmp_path):
     receipt_id = net.receipts("warehouse").issue(ReceiptTerms(net.addr("seller"), "Coffee", 1000, "kg", "A", "NLRTM",
                                                               5_000_00, "USD", now + 90 * 86_400, b"\2" * 32, "cid2"))
     net.receipts("seller").pledge(receipt_id, net.addr("lender"))
+    from tests.deal_support import confirm, ensure_money, event, open_deal
+
+    ensure_money(net)
+    deal = open_deal(net, reference="OOLU-BL-AUTHZ")
+    confirm(net, event(net, "OOLU-BL-AUTHZ", "DEPA"))
     heads = {k: api.login(k) for k in ROLES}
     pid = net.registry("admin_a").propose([net.registry().call_renew_kyc(net.addr("carrier"), now + 400 * 86_400)],
                                           "renew")
@@ -47,7 +52,8 @@ def world(net, tmp_path):
                           headers=heads["seller"]).json()
     api.sync()
     return api, heads, {"invoice": invoice_id, "receipt": receipt_id, "proposal": pid, "cid": doc["cid"],
-                        "doc_hash": doc["sha256"], "seller": net.addr("seller")}
+                        "doc_hash": doc["sha256"], "seller": net.addr("seller"),
+                        "deal": deal.deal_id, "deal_terms": deal.terms}
 
 
 def matrix(ids, net):
@@ -61,6 +67,14 @@ def matrix(ids, net):
                 "document_hash": "0x" + "ef" * 32, "document_cid": "bafkreirec"}
     prop_body = {"actions": [{"action": "suspend", "account": net.addr("investor"), "reason": "review"}],
                  "description": "suspend investor"}
+    dl = ids["deal"]
+    t = ids["deal_terms"]
+    terms = {"deal_id": 77, "invoice_id": t.invoice_id, "borrower": net.addr("seller"), "lender": net.addr("lender"),
+             "currency": "USD", "principal": 100, "fee": 0, "maturity": now + 86_400 * 30, "grace_period": 0,
+             "accept_by": now + 86_400,
+             "milestones": [{"transport_document": "X-1", "event_code": "DEPA", "share_bps": 10_000}]}
+    sig = "0x" + "11" * 65
+    deal_parties = ("seller", "lender", "buyer")
     everyone = expect()
     readers_inv = parties("seller", "buyer", "auditor")
     readers_rec = parties("warehouse", "seller", "lender", "auditor")
@@ -94,6 +108,26 @@ def matrix(ids, net):
                                                                 expect(allowed=("warehouse", "lender"),
                                                                        forbidden=("auditor",), default=404)),
         ("POST", "/receipts/{receipt_id}/redeem"): (f"/receipts/{rec}/redeem", only("warehouse")),
+        ("GET", "/deals"): (None, everyone),
+        ("GET", "/deals/{deal_id}"): (f"/deals/{dl}", parties("seller", "lender", "buyer", "auditor")),
+        ("POST", "/deals/terms/signature"): (terms, expect(allowed=("seller", "lender"), default=403)),
+        ("POST", "/deals"): ({"terms": terms, "borrower_signature": sig, "lender_signature": sig},
+                             expect(allowed=("seller", "lender"), default=403)),
+        ("POST", "/deals/{deal_id}/fund"): (f"/deals/{dl}/fund", expect(allowed=("lender",), not_found=("lender_b",),
+                                                                     default=403)),
+        ("POST", "/deals/{deal_id}/withdraw"): (f"/deals/{dl}/withdraw",
+                                                expect(allowed=deal_parties, forbidden=("auditor",), default=404)),
+        ("POST", "/deals/{deal_id}/default"): (f"/deals/{dl}/default", expect(allowed=("lender",),
+                                                                           not_found=("lender_b",), default=403)),
+        ("POST", "/deals/{deal_id}/cancel"): (f"/deals/{dl}/cancel",
+                                              expect(allowed=deal_parties, forbidden=("auditor",), default=404)),
+        ("POST", "/deals/{deal_id}/repay"): (f"/deals/{dl}/repay", only("buyer")),
+        ("GET", "/portfolio"): (None, only("lender", "lender_b")),
+        ("GET", "/oracle/events"): (None, only("oracle_1", "carrier", "auditor")),
+        ("GET", "/shipments/{transport_document}"): ("/shipments/OOLU-BL-AUTHZ",
+                                                     parties("seller", "lender", "buyer", "oracle_1", "carrier",
+                                                             "auditor")),
+        ("GET", "/fx-rates"): (None, everyone),
         ("GET", "/accounts/{address}/balances"): (f"/accounts/{seller}/balances", own_account),
         ("GET", "/accounts/{address}/transfers"): (f"/accounts/{seller}/transfers", own_account),
         ("GET", "/reports/exposure"): (None, only("auditor", "lender", "lender_b", "buyer")),

@@ -61,3 +61,34 @@ def test_split_and_transfer_projection(net, tmp_path):
         assert rows[cid_].holder == escrow.address == onchain.holder
         assert rows[cid_].face_value == face and rows[cid_].parent_id == iid
         assert rows[cid_].fingerprint == "0x" + onchain.fingerprint.hex()
+
+
+def test_deal_lifecycle_projection(net, tmp_path):
+    from chain.indexer.projections.deals import deal_milestones, deals, oracle_events
+    from tests.deal_support import confirm, ensure_money, event, open_deal, repay
+
+    ensure_money(net)
+    setup = open_deal(net, face_value=10_000_000, principal=8_000_000, fee=120_000)
+    ev = event(net, setup.reference, "DEPA")
+    event_id = confirm(net, ev)
+    url = f"sqlite:///{tmp_path / 'rm.db'}"
+    upgrade(url)
+    ix = build_indexer(net.w3, url, net.deployment, net.chain.artifacts)
+    ix.sync()
+    db = create_engine(url)
+    with db.connect() as c:
+        d = c.execute(select(deals).where(deals.c.deal_id == setup.deal_id)).one()
+        ms = c.execute(select(deal_milestones).where(deal_milestones.c.deal_id == setup.deal_id)
+                       .order_by(deal_milestones.c.idx)).all()
+        oe = c.execute(select(oracle_events)).all()
+    assert (d.state, d.principal, d.fee, d.released, d.currency, d.buyer) == (
+        "Funded", 8_000_000, 120_000, setup.amounts[0], "USD", net.addr("buyer"))
+    assert [m.status for m in ms] == ["Released", "Pending"] and ms[0].amount == setup.amounts[0]
+    assert ms[0].released_by == "0x" + event_id.hex() and [o.event_code for o in oe] == ["DEPA"]
+    assert len(oe[0].signers) == 2
+    repay(net, setup)
+    ix.sync()
+    with db.connect() as c:
+        d = c.execute(select(deals).where(deals.c.deal_id == setup.deal_id)).one()
+    assert d.state == "Repaid" and d.to_lender == 8_000_000 + 120_000
+    assert d.to_borrower == 10_000_000 - setup.amounts[0] - 120_000

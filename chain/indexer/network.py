@@ -10,6 +10,7 @@ from web3 import Web3
 from ..compiler import Artifact
 from ..deploy import Deployment
 from .engine import ContractSpec, Indexer
+from .projections.deals import DealsProjection
 from .projections.erc20 import Erc20Projection
 from .projections.tradenet import TradenetProjection
 
@@ -22,6 +23,10 @@ def contract_specs(deployment: Deployment, artifacts: dict[str, Artifact]) -> li
     ]
     for currency, addr in sorted(deployment.settlement_tokens.items()):
         specs.append(ContractSpec(f"SettlementToken:{currency}", addr, artifacts["SettlementToken"].abi))
+    for name, addr in (("LogisticsOracle", deployment.logistics_oracle), ("FxRateStore", deployment.fx_rate_store),
+                       ("ReceivableFinancing", deployment.receivable_financing)):
+        if addr:  # deployments made before these contracts existed have none
+            specs.append(ContractSpec(name, addr, artifacts[name].abi))
     return specs
 
 
@@ -31,6 +36,8 @@ def build_indexer(w3: Web3, db: str | Engine, deployment: Deployment, artifacts:
     tokens = [f"SettlementToken:{c}" for c in deployment.settlement_tokens]
     return Indexer(
         w3, db, contract_specs(deployment, artifacts), start_block=deployment.deploy_block,
-        confirmations=confirmations, projections=[TradenetProjection(), Erc20Projection(contracts=tokens)],
+        confirmations=confirmations,
+        projections=[TradenetProjection(), Erc20Projection(contracts=tokens),
+                     DealsProjection({a: c for c, a in deployment.settlement_tokens.items()})],
         **kwargs,
     )
