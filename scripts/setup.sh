@@ -6,7 +6,10 @@ cd "$(dirname "$0")/.."
 
 if [ ! -x node_modules/.bin/anvil ] || [ ! -d node_modules/solc ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages (pinned in package-lock.json)"
-  npm ci --no-audit --no-fund --loglevel=error
+  # not `npm ci`: @foundry-rs/anvil lists per-platform packages as optional dependencies and the
+  # registry here has only linux-amd64, so the lock cannot list the others and `npm ci` refuses it.
+  # `npm install --no-save` installs exactly the locked versions and leaves the lock untouched.
+  npm install --no-audit --no-fund --no-save --loglevel=error
 fi
 
 PY=${PYTHON:-python3.11}
