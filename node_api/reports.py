@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from chain.indexer.projections.deals import deals
 from chain.indexer.projections.erc20 import erc20_transfers
 from chain.indexer.projections.tradenet import invoices
 from chain.indexer.schema import blocks
@@ -21,12 +22,12 @@ OUTSTANDING = ("Issued", "Confirmed", "Financed")
 
 
 def financed_exposure(db: Engine, by: str) -> dict[tuple[str, str], int]:
-    """Face value of financed invoices per (`by` column: "buyer" = obligor or "financier", currency)."""
+    """Advances outstanding (principal of funded deals) per (`by`: "buyer" = the obligor, or
+    "lender"; currency)."""
     out: dict[tuple[str, str], int] = defaultdict(int)
     with db.connect() as c:
-        for r in c.execute(select(invoices.c[by], invoices.c.currency, invoices.c.face_value)
-                           .where(invoices.c.state == "Financed")):
-            out[(r[0], r.currency)] += r.face_value
+        for r in c.execute(select(deals.c[by], deals.c.currency, deals.c.principal).where(deals.c.state == "Funded")):
+            out[(r[0], r.currency)] += r.principal
     return dict(out)
 
 

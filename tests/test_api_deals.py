@@ -78,3 +78,21 @@ def test_deal_rejections_come_back_as_problems(api, net):
     bad["milestones"][0]["event_code"] = "XXXX"
     r = api.client.post("/deals/terms/signature", json=bad, headers=seller)
     assert r.status_code == 422 and r.json()["field"] == "milestones.0.event_code"
+
+
+def test_exposure_report_by_obligor_and_lender(api, net):
+    from tests.deal_support import accept, fund, make_terms, open_deal
+
+    open_deal(net, principal=8_000_000, reference="OOLU-BL-EXP-1")
+    setup = make_terms(net, confirmed_invoice(net, 3_000_000), 2_000_000, 50_000, reference="OOLU-BL-EXP-2",
+                       lender="lender_b")
+    accept(net, setup, lender="lender_b")
+    fund(net, setup, lender="lender_b")
+    api.sync()
+    rep = api.client.get("/reports/exposure", headers=api.login("auditor")).json()
+    assert rep["by_obligor"] == [{"obligor": net.addr("buyer"), "exposure": {"currency": "USD", "minor": "10000000"}}]
+    assert {(x["lender"], x["exposure"]["minor"]) for x in rep["by_lender"]} == {
+        (net.addr("lender"), "8000000"), (net.addr("lender_b"), "2000000")}
+    own = api.client.get("/reports/exposure", headers=api.login("lender_b")).json()
+    assert own["by_lender"] == [{"lender": net.addr("lender_b"), "exposure": {"currency": "USD", "minor": "2000000"}}]
+    assert own["by_obligor"] == []

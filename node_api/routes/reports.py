@@ -20,14 +20,15 @@ router = APIRouter(prefix="/reports", tags=["reports"])
 
 @router.get("/exposure")
 def exposure(ctx: Ctx, caller: CallerDep) -> dict:
-    """Auditors see the whole network; a buyer its own obligations; a lender or financier its book."""
+    """Advances outstanding under funded deals. Auditors see the whole network; a buyer its own
+    obligations; a lender its own book."""
     require(caller, Role.AUDITOR, Role.LENDER, Role.BUYER)
     everything = caller.has(Role.AUDITOR)
     by_obligor = [{"obligor": o, "exposure": money(v, c)} for (o, c), v in
                   sorted(reports.financed_exposure(ctx.db, "buyer").items()) if everything or o == caller.address]
-    by_financier = [{"financier": f, "exposure": money(v, c)} for (f, c), v in
-                    sorted(reports.financed_exposure(ctx.db, "financier").items()) if everything or f == caller.address]
-    return {"by_obligor": by_obligor, "by_financier": by_financier}
+    by_lender = [{"lender": f, "exposure": money(v, c)} for (f, c), v in
+                 sorted(reports.financed_exposure(ctx.db, "lender").items()) if everything or f == caller.address]
+    return {"by_obligor": by_obligor, "by_lender": by_lender}
 
 
 @router.get("/overdue")
