@@ -204,7 +204,8 @@ contract ParticipantRegistry is IParticipantRegistry, MemberGovernance {
     /// @notice Hyperledger Besu account-permissioning check.
     /// @dev Non-members and sanctioned members may not transact; contract creation needs an active
     /// ADMIN; a suspended or KYC-expired member may still call registered tradenet contracts (to
-    /// repay and close running obligations) but nothing else, and sends no value.
+    /// repay and close running obligations) but nothing else, and sends no value; an admin whose
+    /// KYC lapsed may still govern (call this registry).
     function transactionAllowed(
         address sender,
         address target,
@@ -217,6 +218,7 @@ contract ParticipantRegistry is IParticipantRegistry, MemberGovernance {
         if (!m.exists || m.sanctioned) return false;
         if (target == address(0)) return isActive(sender, Roles.ADMIN);
         if (isActive(sender, 0)) return true;
+        if (target == address(this) && _countsAsAdmin(m)) return value == 0;
         return contractKind[target] != ContractKind.None && value == 0;
     }
 
@@ -261,8 +263,11 @@ contract ParticipantRegistry is IParticipantRegistry, MemberGovernance {
         }
     }
 
+    /// @dev Governance power follows suspension and sanctions, not KYC expiry: a lapsed KYC
+    /// attestation stops new business, but governance must always be able to act (not least to
+    /// renew that KYC), so N and the approvers are the same set.
     function _isActiveAdmin(address account) internal view override returns (bool) {
-        return isActive(account, Roles.ADMIN);
+        return _countsAsAdmin(_members[account]);
     }
 
     function _activeAdminCount() internal view override returns (uint256) {

@@ -90,6 +90,7 @@ contract InvoiceToken is ERC721 {
     /// @dev Financing states are driven by the escrow that holds the invoice, and only by it.
     modifier onlyHoldingEscrow(uint256 id) {
         if (!registry.isSystemContract(msg.sender)) revert NotSystemContract(msg.sender);
+        if (_invoices[id].state == InvoiceState.None) revert UnknownInvoice(id);
         if (_ownerOf(id) != msg.sender) revert NotInvoiceHolder(id, msg.sender);
         _;
     }
