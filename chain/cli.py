@@ -39,6 +39,60 @@ def _cmd_login(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_node(args: argparse.Namespace) -> int:
+    """A participant's node against any network: indexer + API, configured by the environment
+    (NodeSettings.from_env) and custodial keys from an encrypted keystore."""
+    import threading
+
+    from node_api.server import start_node
+    from node_api.settings import NodeSettings
+
+    from .client import Chain
+    from .keystore import Keystore, read_password
+
+    settings = NodeSettings.from_env()
+    keys = []
+    if args.custodial:
+        ks = Keystore(args.keystore)
+        password = read_password(password_file=args.password_file)
+        keys = [ks.load(name, password) for name in args.custodial]
+    chain = Chain.connect(settings.rpc_url)
+    node = start_node(settings, chain, keys, host=args.host, port=args.port)
+    print(f"node API at {node.url} (chain id {chain.chain_id}, read model {settings.database_url})")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        node.stop()
+    return 0
+
+
+def _cmd_indexer(args: argparse.Namespace) -> int:
+    """Run the indexer alone (follow the chain), or rebuild the read model from the deploy block."""
+    import json
+
+    from .client import Chain
+    from .deploy import Deployment
+    from .indexer import upgrade
+    from .indexer.network import build_indexer
+
+    chain = Chain.connect(args.rpc_url)
+    deployment = Deployment(**json.loads(Path(args.deployment).read_text()))
+    upgrade(args.db_url)
+    ix = build_indexer(chain.w3, args.db_url, deployment, chain.artifacts, confirmations=args.confirmations)
+    if args.rebuild:
+        blocks = ix.rebuild()
+        print(f"rebuilt the read model from block {deployment.deploy_block}: {blocks} blocks, "
+              f"{ix.metrics.events_indexed} events")
+        return 0
+    try:
+        ix.run_forever(poll_interval=args.poll_interval)
+    except KeyboardInterrupt:
+        ix.stop()
+    return 0
+
+
 def _cmd_compile(args: argparse.Namespace) -> int:
     from .compiler import compile_contracts
 
@@ -101,6 +155,24 @@ def main(argv: list[str] | None = None) -> int:
     login.add_argument("--api", default="http://127.0.0.1:8000", help="node API URL")
     login.add_argument("--home", help="state directory (default .tradenet/local)")
     login.set_defaults(func=_cmd_login)
+
+    node = sub.add_parser("node", help="run a participant node (indexer + API) against the network in the "
+                                       "environment (TRADENET_RPC_URL, TRADENET_DEPLOYMENT, TRADENET_DATABASE_URL, ...)")
+    node.add_argument("--host", default="127.0.0.1")
+    node.add_argument("--port", type=int, default=8000)
+    node.add_argument("--keystore", help="keystore directory with the participant keys this node signs with")
+    node.add_argument("--custodial", action="append", default=[], help="keystore name of a custodial key (repeat)")
+    node.add_argument("--password-file", type=Path)
+    node.set_defaults(func=_cmd_node)
+
+    ix = sub.add_parser("indexer", help="follow the chain into the read model, or rebuild it from block 0")
+    ix.add_argument("--rpc-url", required=True)
+    ix.add_argument("--deployment", required=True, help="deployments/<network>.json")
+    ix.add_argument("--db-url", required=True, help="sqlite:///file.db or postgresql+psycopg://...")
+    ix.add_argument("--confirmations", type=int, default=0, help="blocks to wait before indexing (0 on QBFT/Clique finality)")
+    ix.add_argument("--poll-interval", type=float, default=1.0)
+    ix.add_argument("--rebuild", action="store_true", help="drop the read model and re-index from the deploy block")
+    ix.set_defaults(func=_cmd_indexer)
 
     comp = sub.add_parser("compile", help="compile contracts/ with the pinned solcjs")
     comp.add_argument("--force", action="store_true", help="ignore the build cache")

@@ -46,3 +46,50 @@ def test_tradenet_up_once_runs_end_to_end(tmp_path):
     keystore = tmp_path / "keystore"
     assert len(list(keystore.glob("*.json"))) >= 16
     assert oct((tmp_path / "keystore.password").stat().st_mode & 0o777) == "0o600"
+
+
+def test_tradenet_node_against_a_configured_network(net, tmp_path):
+    """Production profile by configuration only: `tradenet node` with env settings and an
+    encrypted keystore serves the network deployed by the session."""
+    import time
+
+    import httpx
+
+    from chain.keystore import Keystore
+    from node_api.auth import build_login_message, sign_login_message
+
+    ks = Keystore(tmp_path / "keys", scrypt_n=2**10)
+    ks.import_key("seller", net.keys["seller"].key, "pw")
+    (tmp_path / "pw").write_text("pw")
+    port = free_port()
+    env = dict(os.environ, TRADENET_RPC_URL=net.anvil_url,
+               TRADENET_DEPLOYMENT=str(net.deployment.save(tmp_path / "deployments")),
+               TRADENET_DATABASE_URL=f"sqlite:///{tmp_path / 'node.db'}", TRADENET_DOCUMENT_DIR=str(tmp_path / "docs"),
+               TRADENET_API_DOMAIN=f"127.0.0.1:{port}", TRADENET_API_URI=f"http://127.0.0.1:{port}")
+    proc = subprocess.Popen([sys.executable, "-m", "chain.cli", "node", "--port", str(port), "--keystore",
+                             str(tmp_path / "keys"), "--custodial", "seller", "--password-file", str(tmp_path / "pw")],
+                            cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                health = httpx.get(url + "/health", timeout=2).json()
+                if health["lag_blocks"] == 0:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read() if proc.poll() else "timeout"
+            time.sleep(0.2)
+        with httpx.Client(base_url=url) as c:
+            n = c.post("/auth/nonce").json()
+            key = net.keys["seller"]
+            msg = build_login_message(address=key.address, domain=n["domain"], uri=n["uri"], chain_id=n["chain_id"],
+                                      nonce=n["nonce"])
+            token = c.post("/auth/login", json={"message": msg.to_text(),
+                                                "signature": sign_login_message(msg, key)}).json()["token"]
+            me = c.get("/auth/me", headers={"Authorization": f"Bearer {token}"}).json()
+        assert me["address"] == key.address and me["custodial"] is True and me["roles"] == ["SELLER"]
+    finally:
+        proc.terminate()
+        proc.wait(10)
