@@ -134,7 +134,7 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
     founders = [Founder(a.address, Role.ADMIN, lei, country, expiry)
                 for a, (lei, country) in zip(admins, (x.split(":") for x in args.founder))]
     d = deploy(chain, args.network, admins, founders, args.threshold)
-    print(f"deployed to {args.network} (chain id {d.chain_id}): {d.save()}")
+    print(f"deployed to {args.network} (chain id {d.chain_id}): {d.save(Path(args.out) if args.out else None)}")
     return 0
 
 
@@ -196,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     dep.add_argument("--founder", action="append", required=True, help="LEI:COUNTRY of each admin, in order")
     dep.add_argument("--threshold", type=int, default=2)
     dep.add_argument("--kyc-days", type=int, default=365)
+    dep.add_argument("--out", help="directory for <network>.json (default deployments/)")
     dep.set_defaults(func=_cmd_deploy)
 
     args = parser.parse_args(argv)

@@ -93,3 +93,29 @@ def test_tradenet_node_against_a_configured_network(net, tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_tradenet_keys_and_deploy_to_a_named_network(net, tmp_path, capsys):
+    """`tradenet keys new` then `tradenet deploy --network ...` with admin keys from the keystore."""
+    import json
+
+    from chain.cli import main
+
+    (tmp_path / "pw").write_text("correct horse")
+    for name in ("gov_a", "gov_b"):
+        assert main(["keys", "--keystore", str(tmp_path / "ks"), "--password-file", str(tmp_path / "pw"),
+                     "new", name]) == 0
+    assert main(["keys", "--keystore", str(tmp_path / "ks"), "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "gov_a: 0x" in listed and "gov_b: 0x" in listed
+    assert main(["deploy", "--network", "staging", "--rpc-url", net.anvil_url, "--keystore", str(tmp_path / "ks"),
+                 "--password-file", str(tmp_path / "pw"), "--admin", "gov_a", "--admin", "gov_b",
+                 "--founder", "529900STAGINGGOVA001:SG", "--founder", "529900STAGINGGOVB002:GB",
+                 "--out", str(tmp_path / "deployments")]) == 0
+    d = json.loads((tmp_path / "deployments" / "staging.json").read_text())
+    assert d["chain_id"] == 31337 and d["deploy_block"] > 0 and set(d["settlement_tokens"]) == {"USD", "EUR", "CNY"}
+    assert set(d["code_hashes"]) >= {"ParticipantRegistry", "InvoiceToken", "WarehouseReceipt", "SettlementToken"}
+    from chain.deploy import Deployment
+
+    reg = Deployment(**d).registry_client(net.chain)
+    assert reg.approval_threshold() == 2 and reg.active_admin_count() == 2
