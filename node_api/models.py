@@ -60,10 +60,3 @@ class TxOut(BaseModel):
 def tx_out(receipt: dict) -> TxOut:
     return TxOut(tx_hash=receipt["transactionHash"].to_0x_hex(), block_number=receipt["blockNumber"],
                  gas_used=receipt["gasUsed"])
-
-
-class Page(BaseModel):
-    items: list
-    total: int
-    limit: int
-    offset: int

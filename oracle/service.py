@@ -20,7 +20,7 @@ from .errors import BodyTooLarge, ContentConflict, NotReady, SignatureRejected, 
 from .hmac_auth import SecretBook
 from .normalize import normalize_carrier_event, normalize_fx, parse_json_object
 from .settings import OracleSettings
-from .store import Conflict, State, Store
+from .store import Conflict, Store
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
-from chain.contracts import ContractKind, InvoiceTerms, Role
+from chain.contracts import InvoiceTerms, Role
 from chain.deal_client import DealTerms, Milestone, ReceivableFinancing
 from chain.oracle_client import LogisticsOracle, ShipmentEvent
 

@@ -9,7 +9,6 @@ import json
 import logging
 import sqlite3
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any

@@ -1,4 +1,3 @@
-from chain.contracts import Role
 
 
 def test_consortium_is_onboarded(net):

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Query
 from pydantic import BaseModel
 
-from ..context import Caller, NodeContext
+from ..context import NodeContext
 from ..read_model import ReadModel
 
 
@@ -21,9 +21,6 @@ def paging(limit: Annotated[int, Query(ge=1, le=200)] = 50, offset: Annotated[in
 
 
 PagingDep = Annotated[Paging, Depends(paging)]
-
-AMOUNT_FIELDS = {"face_value": "currency", "insured_value": "currency", "amount": "currency", "value": "currency"}
-
 
 def money(minor: int, currency: str) -> dict[str, str]:
     """Amounts leave the API as exact integer minor units (a string: JSON numbers lose precision
@@ -50,8 +47,3 @@ def page_out(items: list[dict[str, Any]], total: int, p: Paging) -> dict[str, An
 
 def read_model(ctx: NodeContext) -> ReadModel:
     return ReadModel(ctx.db)
-
-
-def custodial(ctx: NodeContext, caller: Caller):
-    """(key, deployment) for signing the caller's transaction with the node's key."""
-    return ctx.signer(caller), ctx.deployment

@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
-from sqlalchemy import or_
 
 from ..deps import CallerDep, Ctx
 from ..documents import DocumentError, NotAPartyError, TamperedDocumentError

@@ -2,7 +2,7 @@
 rates (migration ``0004_deals``). Pure function of the events, like every projection."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table
 
 from ..projection import IndexedEvent, Projection, ProjectionContext
 from ..types import JSONType, Uint256
