@@ -209,13 +209,9 @@ def _poke(d, chain, account, terms) -> dict[str, Any]:
 
 
 def main() -> None:
-    rows, gas_limit = measure()
-    width = max(len(r[0]) for r in rows)
-    print(f"{'operation':<{width}}  {'gas used':>10}  {'% of block':>10}")
-    print("-" * (width + 24))
-    for label, gas in rows:
-        print(f"{label:<{width}}  {gas:>10,}  {100 * gas / gas_limit:>9.3f}%")
-    print(f"\nchain ceiling: block gas limit {gas_limit:,} (anvil --gas-limit as started by chain.anvil)")
+    from gas_table import print_gas_table  # bench/ is on sys.path when a bench script runs
+
+    print_gas_table(*measure())
 
 
 if __name__ == "__main__":
