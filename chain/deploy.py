@@ -94,6 +94,11 @@ class Deployment:
     def receipts(self, chain: Chain, account: LocalAccount | None = None) -> WarehouseReceipt:
         return WarehouseReceipt(chain, self.warehouse_receipt, account)
 
+    @property
+    def currency_by_token(self) -> dict[str, str]:
+        """ISO currency code of each settlement-token address."""
+        return {addr: code for code, addr in self.settlement_tokens.items()}
+
     def token(self, chain: Chain, currency: str, account: LocalAccount | None = None) -> SettlementToken:
         return SettlementToken(chain, self.settlement_tokens[currency], account)
 

@@ -38,6 +38,6 @@ def build_indexer(w3: Web3, db: str | Engine, deployment: Deployment, artifacts:
         w3, db, contract_specs(deployment, artifacts), start_block=deployment.deploy_block,
         confirmations=confirmations,
         projections=[TradenetProjection(), Erc20Projection(contracts=tokens),
-                     DealsProjection({a: c for c, a in deployment.settlement_tokens.items()})],
+                     DealsProjection(deployment.currency_by_token)],
         **kwargs,
     )

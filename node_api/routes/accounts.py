@@ -21,14 +21,10 @@ def _own_or_auditor(caller: Caller, address: str) -> None:
         raise not_found("account", address)
 
 
-def currency_of(ctx) -> dict[str, str]:
-    return {addr: code for code, addr in ctx.deployment.settlement_tokens.items()}
-
-
 @router.get("/{address}/balances")
 def balances(address: Address, ctx: Ctx, caller: CallerDep) -> dict:
     _own_or_auditor(caller, address)
-    cur = currency_of(ctx)
+    cur = ctx.deployment.currency_by_token
     rows = read_model(ctx).all(erc20_balances, erc20_balances.c.account == address)
     return {"account": address, "indexed_block": read_model(ctx).indexed_block(),
             "balances": [money(r["amount"], cur[r["token"]]) for r in rows if r["token"] in cur]}
@@ -37,7 +33,7 @@ def balances(address: Address, ctx: Ctx, caller: CallerDep) -> dict:
 @router.get("/{address}/transfers")
 def transfers(address: Address, ctx: Ctx, caller: CallerDep, p: PagingDep) -> dict:
     _own_or_auditor(caller, address)
-    cur = currency_of(ctx)
+    cur = ctx.deployment.currency_by_token
     t = erc20_transfers
     rows, total = read_model(ctx).page(t, [(t.c.from_address == address) | (t.c.to_address == address)],
                                        [t.c.block_number.desc(), t.c.log_index.desc()], p.limit, p.offset)

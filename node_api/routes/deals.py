@@ -170,7 +170,7 @@ def withdraw(deal_id: DealId, ctx: Ctx, caller: CallerDep) -> dict:
     d = _party_deal(ctx, caller, deal_id)
     fin = ctx.deployment.financing(ctx.chain, ctx.signer(caller))
     amount = fin.withdraw(deal_id)
-    currency = {a: c for c, a in ctx.deployment.settlement_tokens.items()}.get(d.token, "???")
+    currency = ctx.deployment.currency_by_token.get(d.token, "???")
     return {"withdrawn": money(amount, currency), **tx_out(fin.last_receipt).model_dump()}
 
 
@@ -188,7 +188,7 @@ def cancel_deal(deal_id: DealId, ctx: Ctx, caller: CallerDep) -> TxOut:
 
 
 def _token(ctx, address: str, key):
-    currency = {a: c for c, a in ctx.deployment.settlement_tokens.items()}[address]
+    currency = ctx.deployment.currency_by_token[address]
     return ctx.deployment.token(ctx.chain, currency, key)
 
 

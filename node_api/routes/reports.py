@@ -12,7 +12,6 @@ from chain.contracts import Role
 
 from .. import reports
 from ..deps import CallerDep, Ctx, require
-from .accounts import currency_of
 from .common import money
 
 router = APIRouter(prefix="/reports", tags=["reports"])
@@ -46,7 +45,7 @@ def reconciliation(ctx: Ctx, caller: CallerDep, day: dt.date) -> dict:
     """Every token movement of the UTC day summed per account; each closing balance is checked
     against the chain's balance at the day's last indexed block."""
     require(caller, Role.AUDITOR, Role.TREASURY)
-    cur = currency_of(ctx)
+    cur = ctx.deployment.currency_by_token
 
     def balance_at(token: str, account: str, block: int) -> int:
         return ctx.deployment.token(ctx.chain, cur[token]).contract.functions.balanceOf(account).call(
