@@ -23,6 +23,7 @@ module.exports = {
     version: SOLC_VERSION,
     settings: {
       optimizer: { enabled: true, runs: 200 },
+      viaIR: true,
       evmVersion: "paris",
     },
   },

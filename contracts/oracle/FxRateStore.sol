@@ -53,7 +53,7 @@ contract FxRateStore is QuorumSigners {
     /// executes governance)
     /// @param stalenessWindow_ oldest acceptable observation age, in seconds
     constructor(IParticipantRegistry registry_, uint64 stalenessWindow_)
-        QuorumSigners(registry_, "tradenet FxRateStore", stalenessWindow_)
+        QuorumSigners(registry_, "tradenet FxRateStore", "1", stalenessWindow_)
     {}
 
     /// @notice Stores a rate signed by k distinct current operators, if newer than the stored one.
@@ -89,8 +89,7 @@ contract FxRateStore is QuorumSigners {
         return (stored.rate, stored.observedAt);
     }
 
-    /// @notice The latest rate, reverting {RateTooOld} if it was observed more than `maxAge` ago
-    /// (what a deal locking a rate at booking should call).
+    /// @notice The latest rate, reverting {RateTooOld} if it was observed more than `maxAge` ago.
     function rateNoOlderThan(bytes3 baseCurrency, bytes3 quoteCurrency, uint64 maxAge)
         external
         view
@@ -99,6 +98,16 @@ contract FxRateStore is QuorumSigners {
         (rate, observedAt) = latestRate(baseCurrency, quoteCurrency);
         if (uint256(observedAt) + maxAge < block.timestamp) {
             revert RateTooOld(baseCurrency, quoteCurrency, observedAt, maxAge);
+        }
+    }
+
+    /// @notice The latest rate if it is fresh (observed within the staleness window): what a deal
+    /// locking a rate at booking calls. Reverts {RateUnavailable} or {RateTooOld}.
+    function freshRate(bytes3 baseCurrency, bytes3 quoteCurrency) external view returns (uint256 rate, uint64 observedAt) {
+        (rate, observedAt) = latestRate(baseCurrency, quoteCurrency);
+        uint64 window = stalenessWindow();
+        if (uint256(observedAt) + window < block.timestamp) {
+            revert RateTooOld(baseCurrency, quoteCurrency, observedAt, window);
         }
     }
 

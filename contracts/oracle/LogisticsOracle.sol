@@ -2,39 +2,52 @@
 pragma solidity ^0.8.24;
 
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
-import {IParticipantRegistry} from "../interfaces/IParticipantRegistry.sol";
+import {ContractKind, IParticipantRegistry} from "../interfaces/IParticipantRegistry.sol";
+import {ILogisticsOracle} from "../interfaces/ILogisticsOracle.sol";
+import {IShipmentEventListener} from "../interfaces/IShipmentEventListener.sol";
+import {ShipmentEventCodes} from "../common/ShipmentEventCodes.sol";
 import {TradeCodes} from "../common/TradeCodes.sol";
 import {QuorumSigners} from "./QuorumSigners.sol";
-import {ShipmentEventCodes} from "./ShipmentEventCodes.sol";
-import {ILogisticsOracle} from "./ILogisticsOracle.sol";
-import {IShipmentEventListener} from "./IShipmentEventListener.sol";
 
 /// @title The logistics oracle: shipment events confirmed by k of n oracle operators.
 /// @notice Each operator signs a normalised carrier event as EIP-712 typed data
 /// `ShipmentEvent(bytes32 shipmentId,bytes4 eventCode,bytes5 location,uint64 eventTime,bytes32 evidenceHash)`
-/// under the domain {name: "tradenet LogisticsOracle", version: "1", chainId, verifyingContract: this}.
-/// Anyone submits a report with k signatures in one transaction; the event is then confirmed
-/// for its slot (shipmentId, eventCode) and the deals waiting for that slot are called in the
-/// same transaction to release their milestone shares.
+/// under the domain {name: "tradenet LogisticsOracle", version: "2", chainId, verifyingContract: this}.
+/// Anyone submits a report with k signatures in one transaction; its EIP-712 digest is the
+/// event's permanent id (eventId).
 ///
-/// Rules: one confirmed event per slot; an eventId (the EIP-712 digest) is processed once ever;
-/// the event time must lie within [now - stalenessWindow, now + MAX_CLOCK_SKEW]. A confirmed
-/// event can be retracted by a k-of-n `Retraction(bytes32 eventId,bytes32 reasonHash)` report
-/// while every deal that it released funds in can still undo the release (the seller has not
-/// withdrawn them and the deal is not settled); the slot is then free for a corrected event.
+/// **Slots per transport call.** A confirmation fills the slot (shipmentId, eventCode, location):
+/// the same code can be confirmed once at each location of a shipment, so a transshipment (ARRI at
+/// SGSIN, then ARRI at NLRTM) confirms both legs, up to MAX_CALLS locations per code. An eventId
+/// is processed once ever: a retracted event can never be confirmed again, and a confirmed one
+/// never twice.
+/// @dev Storage: one word per (shipmentId, eventCode) holds the count of confirmed calls and up to
+/// three (location, event tag) entries, the tag being the low 40 bits of the eventId (it tells a
+/// replay from a different event in a filled slot and binds a retraction to the confirmed event;
+/// both are quorum-signed, so a tag collision gives nobody anything). Further calls spill into
+/// pages 1 and 2. A first-leg report therefore writes one storage word.
 ///
-/// Fan-out bound: a slot holds at most MAX_WAITERS_PER_SLOT waiters; a report calls at most
-/// MAX_NOTIFY_PER_REPORT of them, each with a fixed NOTIFY_GAS stipend. Waiters beyond the cap,
-/// and waiters whose call failed or ran out of its stipend, are left releasable: the slot is
-/// confirmed on chain and anyone may `poke` the deal. The stipend is fixed (the transaction
-/// reverts with {InsufficientNotificationGas} rather than skipping waiters when the caller's
-/// gas limit is too low), so whether a waiter is called never depends on the submitter's gas
-/// limit: gas estimation cannot silently skip releases and a submitter cannot choose to skip them.
+/// **Freshness.** Event times and retraction times must lie within
+/// [now - stalenessWindow, now + MAX_CLOCK_SKEW]: a signature cannot be held back and used later.
+///
+/// **Retraction.** A confirmed event is retracted by a k-of-n
+/// `Retraction(bytes32 eventId,bytes32 reasonHash,uint64 retractedAt)` report: the slot is freed
+/// for a corrected event. Each deal decides for itself what a retraction means for it (undo a
+/// release whose funds have not moved on; record it where they have): no deal can veto it.
+///
+/// **Release: pull, with an optional push.** The oracle keeps no list of waiting deals. A deal
+/// reads confirmations from {isConfirmed} / {confirmedCalls} when anyone pokes it. To release in the same
+/// transaction, the submitter names up to MAX_NOTIFY_PER_REPORT (escrow, ref) pairs; each
+/// registered escrow is called with a fixed NOTIFY_GAS stipend and any failure is caught and
+/// logged ({ListenerFailed}). The stipend is fixed: the report reverts with
+/// {InsufficientNotificationGas} rather than skip a named listener for lack of gas, so gas
+/// estimation cannot silently skip releases. Whom to name is the submitter's choice and changes
+/// nothing a deal can lose: an unnamed deal is released by its next poke.
 contract LogisticsOracle is QuorumSigners, ReentrancyGuard, ILogisticsOracle {
     /// @notice A normalised carrier event (see the contract notice for the fields' conventions).
-    /// @param shipmentId keccak256 of the UTF-8 transport document reference
+    /// @param shipmentId keccak256 of the UTF-8 transport document reference (B/L number)
     /// @param eventCode four ASCII characters, see {ShipmentEventCodes}
-    /// @param location UN/LOCODE of the place of the event
+    /// @param location UN/LOCODE of the place of the event (the transport call's port)
     /// @param eventTime when the event happened (unix seconds)
     /// @param evidenceHash hash of the carrier's event message the operators saw
     struct ShipmentEvent {
@@ -45,55 +58,49 @@ contract LogisticsOracle is QuorumSigners, ReentrancyGuard, ILogisticsOracle {
         bytes32 evidenceHash;
     }
 
+    /// @notice An escrow to tell about a report, with its own reference (a deal id).
+    struct Notify {
+        address listener;
+        uint256 ref;
+    }
+
     enum EventStatus {
         None,
         Confirmed,
         Retracted
     }
 
-    struct EventRecord {
-        bytes32 shipmentId;
-        bytes4 eventCode;
-        EventStatus status;
-        uint64 confirmedAt;
-        uint64 retractedAt;
-    }
-
-    /// @notice A contract (deal) waiting for a slot, with its own reference.
-    struct Waiter {
-        address listener;
-        uint96 ref;
-    }
-
     bytes32 public constant SHIPMENT_EVENT_TYPEHASH = keccak256(
         "ShipmentEvent(bytes32 shipmentId,bytes4 eventCode,bytes5 location,uint64 eventTime,bytes32 evidenceHash)"
     );
-    bytes32 public constant RETRACTION_TYPEHASH = keccak256("Retraction(bytes32 eventId,bytes32 reasonHash)");
-    /// @notice Most waiters one slot may hold (bounds a retraction, which asks all of them).
-    uint256 public constant MAX_WAITERS_PER_SLOT = 32;
-    /// @notice Most waiters a confirming report calls; the rest are left to `poke`.
-    uint256 public constant MAX_NOTIFY_PER_REPORT = 8;
-    /// @notice Gas given to each waiter's `onEventConfirmed`.
+    bytes32 public constant RETRACTION_TYPEHASH =
+        keccak256("Retraction(bytes32 eventId,bytes32 reasonHash,uint64 retractedAt)");
+    /// @notice Most escrows one report may name.
+    uint256 public constant MAX_NOTIFY_PER_REPORT = 16;
+    /// @notice Gas given to each named escrow's callback.
     uint256 public constant NOTIFY_GAS = 150_000;
     /// @notice Gas kept back for the rest of the report after the last call.
     uint256 public constant NOTIFY_GAS_RESERVE = 30_000;
 
-    mapping(bytes32 eventId => EventRecord) private _events;
-    mapping(bytes32 slot => bytes32 eventId) private _confirmed;
-    mapping(bytes32 slot => Waiter[]) private _waiters;
-    mapping(bytes32 slot => mapping(address listener => mapping(uint96 ref => uint256 position))) private
-        _waiterPosition;
+    /// @notice Most transport calls (locations) one (shipment, event code) can be confirmed at.
+    uint256 public constant MAX_CALLS = 9;
+    uint256 private constant ENTRIES_PER_WORD = 3;
+    uint256 private constant ENTRY_BITS = 80; // location (40) << 40 | event tag (40)
+    uint256 private constant COUNT_SHIFT = 240; // page 0 only: confirmed calls
+
+    /// @dev keccak256(shipmentId, eventCode) => page => packed entries (see the contract's @dev)
+    mapping(bytes32 shipmentCode => mapping(uint256 page => uint256)) private _calls;
+    mapping(bytes32 eventId => bool) private _retracted;
 
     error InvalidEventCode(bytes4 eventCode);
     error InvalidShipmentId();
     error MissingEvidence();
     error EventReplayed(bytes32 eventId);
-    error EventAlreadyConfirmed(bytes32 shipmentId, bytes4 eventCode, bytes32 confirmedEventId);
+    /// @dev Another event is confirmed in the slot; `confirmedEventTag` is the low 40 bits of its id.
+    error EventAlreadyConfirmed(bytes32 shipmentId, bytes4 eventCode, bytes5 location, uint40 confirmedEventTag);
+    error TooManyTransportCalls(bytes32 shipmentId, bytes4 eventCode, uint256 maximum);
     error EventNotConfirmed(bytes32 eventId);
-    error NotEscrowContract(address caller);
-    error AlreadyWatching(bytes32 shipmentId, bytes4 eventCode, address listener, uint96 ref);
-    error NotWatching(bytes32 shipmentId, bytes4 eventCode, address listener, uint96 ref);
-    error WaitlistFull(bytes32 shipmentId, bytes4 eventCode);
+    error TooManyNotifications(uint256 named, uint256 maximum);
     error InsufficientNotificationGas(uint256 gasLeft, uint256 needed);
 
     event EventConfirmed(
@@ -110,115 +117,85 @@ contract LogisticsOracle is QuorumSigners, ReentrancyGuard, ILogisticsOracle {
         bytes32 indexed eventId,
         bytes32 indexed shipmentId,
         bytes4 indexed eventCode,
+        bytes5 location,
         bytes32 reasonHash,
+        uint64 retractedAt,
         address submitter,
         address[] signers
     );
-    event WaiterAdded(bytes32 indexed shipmentId, bytes4 indexed eventCode, address indexed listener, uint96 ref);
-    event WaiterRemoved(bytes32 indexed shipmentId, bytes4 indexed eventCode, address indexed listener, uint96 ref);
-    /// @notice A waiter's `onEventConfirmed` reverted or ran out of its stipend; it can be poked.
-    event ListenerFailed(bytes32 indexed eventId, address indexed listener, uint96 ref);
-    /// @notice More waiters than MAX_NOTIFY_PER_REPORT: waiters from position `notified` on were
-    /// not called and are releasable by `poke`.
-    event ReleasesDeferred(bytes32 indexed eventId, uint256 notified, uint256 waiting);
+    /// @notice A named listener is not a registered escrow, reverted, or ran out of its stipend;
+    /// the deal can still be poked.
+    event ListenerFailed(bytes32 indexed eventId, address indexed listener, uint256 ref);
 
     /// @param registry_ the participant registry (operators must be active ORACLE members; it
     /// executes governance)
     /// @param stalenessWindow_ oldest acceptable event age, in seconds
     constructor(IParticipantRegistry registry_, uint64 stalenessWindow_)
-        QuorumSigners(registry_, "tradenet LogisticsOracle", stalenessWindow_)
+        QuorumSigners(registry_, "tradenet LogisticsOracle", "2", stalenessWindow_)
     {}
 
     // ------------------------------------------------------------------ reports
 
     /// @notice Confirms a shipment event signed by k distinct current operators, then calls the
-    /// deals waiting for its slot (see the contract notice for the fan-out bound).
+    /// escrows named in `notify` (see the contract notice).
     /// @param ev the event, exactly as the operators signed it
     /// @param signatures 65-byte ECDSA signatures over {eventDigest}(ev), one per operator
+    /// @param notify escrows to call in this transaction (may be empty)
     /// @return eventId the EIP-712 digest of `ev`, the event's permanent identifier
-    function submitReport(ShipmentEvent calldata ev, bytes[] calldata signatures)
+    function submitReport(ShipmentEvent calldata ev, bytes[] calldata signatures, Notify[] calldata notify)
         external
         nonReentrant
         returns (bytes32 eventId)
     {
         _validateEvent(ev);
+        if (notify.length > MAX_NOTIFY_PER_REPORT) revert TooManyNotifications(notify.length, MAX_NOTIFY_PER_REPORT);
         eventId = eventDigest(ev);
-        if (_events[eventId].status != EventStatus.None) revert EventReplayed(eventId);
-        bytes32 slot = _slot(ev.shipmentId, ev.eventCode);
-        bytes32 existing = _confirmed[slot];
-        if (existing != bytes32(0)) revert EventAlreadyConfirmed(ev.shipmentId, ev.eventCode, existing);
+        if (_retracted[eventId]) revert EventReplayed(eventId);
+        bytes32 key = _shipmentCode(ev.shipmentId, ev.eventCode);
+        (bool found, uint256 page, uint256 index, uint40 tag) = _find(key, ev.location);
+        if (found) {
+            if (tag == uint40(uint256(eventId))) revert EventReplayed(eventId);
+            revert EventAlreadyConfirmed(ev.shipmentId, ev.eventCode, ev.location, tag);
+        }
+        if (page == type(uint256).max) revert TooManyTransportCalls(ev.shipmentId, ev.eventCode, MAX_CALLS);
         address[] memory signers = _verifyQuorum(eventId, signatures);
 
-        _events[eventId] = EventRecord(ev.shipmentId, ev.eventCode, EventStatus.Confirmed, uint64(block.timestamp), 0);
-        _confirmed[slot] = eventId;
-        _emitConfirmed(eventId, ev, signers);
-        _notifyConfirmed(eventId, ev.shipmentId, ev.eventCode, slot);
+        _setEntry(key, page, index, ev.location, uint40(uint256(eventId)), 1);
+        emit EventConfirmed(
+            eventId, ev.shipmentId, ev.eventCode, ev.location, ev.eventTime, ev.evidenceHash, msg.sender, signers
+        );
+        _notify(IShipmentEventListener.onEventConfirmed.selector, eventId, ev, notify);
     }
 
-    /// @notice Retracts a confirmed event on a k-of-n `Retraction(eventId, reasonHash)` report.
-    /// Every deal waiting for the event's slot is asked to undo what the event released; if any
-    /// cannot (funds already moved on), the retraction reverts. The slot becomes free for a
-    /// corrected event; the retracted eventId can never be confirmed again.
-    /// @param eventId the confirmed event
-    /// @param reasonHash hash of the retraction reason (e.g. the DCSA retraction message)
-    /// @param signatures signatures over {retractionDigest}(eventId, reasonHash)
-    function submitRetraction(bytes32 eventId, bytes32 reasonHash, bytes[] calldata signatures) external nonReentrant {
-        EventRecord storage rec = _events[eventId];
-        if (rec.status != EventStatus.Confirmed) revert EventNotConfirmed(eventId);
-        address[] memory signers = _verifyQuorum(retractionDigest(eventId, reasonHash), signatures);
+    /// @notice Retracts a confirmed event on a k-of-n `Retraction(eventId, reasonHash, retractedAt)`
+    /// report. The slot becomes free for a corrected event; the retracted eventId can never be
+    /// confirmed again. The escrows named in `notify` are told at once; the others find out when
+    /// poked. No deal can make the retraction fail.
+    /// @param ev the confirmed event, exactly as it was signed (identifies its slot)
+    /// @param reasonHash hash of the retraction reason (e.g. the carrier's retraction message)
+    /// @param retractedAt when the operators observed the retraction (freshness-checked)
+    /// @param signatures signatures over {retractionDigest}(eventDigest(ev), reasonHash, retractedAt)
+    function submitRetraction(
+        ShipmentEvent calldata ev,
+        bytes32 reasonHash,
+        uint64 retractedAt,
+        bytes[] calldata signatures,
+        Notify[] calldata notify
+    ) external nonReentrant returns (bytes32 eventId) {
+        if (notify.length > MAX_NOTIFY_PER_REPORT) revert TooManyNotifications(notify.length, MAX_NOTIFY_PER_REPORT);
+        eventId = eventDigest(ev);
+        bytes32 key = _shipmentCode(ev.shipmentId, ev.eventCode);
+        (bool found, uint256 page, uint256 index, uint40 tag) = _find(key, ev.location);
+        if (!found || tag != uint40(uint256(eventId)) || _retracted[eventId]) revert EventNotConfirmed(eventId);
+        _requireFresh(retractedAt);
+        address[] memory signers = _verifyQuorum(retractionDigest(eventId, reasonHash, retractedAt), signatures);
 
-        bytes32 shipmentId = rec.shipmentId;
-        bytes4 eventCode = rec.eventCode;
-        bytes32 slot = _slot(shipmentId, eventCode);
-        rec.status = EventStatus.Retracted;
-        rec.retractedAt = uint64(block.timestamp);
-        delete _confirmed[slot];
-        emit EventRetracted(eventId, shipmentId, eventCode, reasonHash, msg.sender, signers);
-
-        Waiter[] storage waiting = _waiters[slot];
-        uint256 n = waiting.length; // <= MAX_WAITERS_PER_SLOT
-        for (uint256 i = 0; i < n; ++i) {
-            Waiter memory w = waiting[i];
-            // a code-less waiter (an EOA registered as escrow) holds no releases to undo
-            if (w.listener.code.length == 0) continue;
-            IShipmentEventListener(w.listener).onEventRetracted(eventId, shipmentId, eventCode, w.ref);
-        }
-    }
-
-    // ------------------------------------------------------------------ waiters (deals)
-
-    /// @inheritdoc ILogisticsOracle
-    /// @dev Only registered tradenet escrows (registry ContractKind.Escrow) may wait; a slot
-    /// holds at most MAX_WAITERS_PER_SLOT waiters. Watching an already-confirmed slot is allowed
-    /// (the caller releases by itself) so that a later retraction still reaches it.
-    function watch(bytes32 shipmentId, bytes4 eventCode, uint96 ref) external nonReentrant {
-        if (!registry.isSystemContract(msg.sender)) revert NotEscrowContract(msg.sender);
-        if (shipmentId == bytes32(0)) revert InvalidShipmentId();
-        if (!ShipmentEventCodes.isValid(eventCode)) revert InvalidEventCode(eventCode);
-        bytes32 slot = _slot(shipmentId, eventCode);
-        if (_waiterPosition[slot][msg.sender][ref] != 0) revert AlreadyWatching(shipmentId, eventCode, msg.sender, ref);
-        Waiter[] storage waiting = _waiters[slot];
-        if (waiting.length >= MAX_WAITERS_PER_SLOT) revert WaitlistFull(shipmentId, eventCode);
-        waiting.push(Waiter(msg.sender, ref));
-        _waiterPosition[slot][msg.sender][ref] = waiting.length;
-        emit WaiterAdded(shipmentId, eventCode, msg.sender, ref);
-    }
-
-    /// @inheritdoc ILogisticsOracle
-    function unwatch(bytes32 shipmentId, bytes4 eventCode, uint96 ref) external nonReentrant {
-        bytes32 slot = _slot(shipmentId, eventCode);
-        uint256 position = _waiterPosition[slot][msg.sender][ref];
-        if (position == 0) revert NotWatching(shipmentId, eventCode, msg.sender, ref);
-        Waiter[] storage waiting = _waiters[slot];
-        uint256 last = waiting.length;
-        if (position != last) {
-            Waiter memory moved = waiting[last - 1];
-            waiting[position - 1] = moved;
-            _waiterPosition[slot][moved.listener][moved.ref] = position;
-        }
-        waiting.pop();
-        delete _waiterPosition[slot][msg.sender][ref];
-        emit WaiterRemoved(shipmentId, eventCode, msg.sender, ref);
+        _setEntry(key, page, index, bytes5(0), 0, -1);
+        _retracted[eventId] = true;
+        emit EventRetracted(
+            eventId, ev.shipmentId, ev.eventCode, ev.location, reasonHash, retractedAt, msg.sender, signers
+        );
+        _notify(IShipmentEventListener.onEventRetracted.selector, eventId, ev, notify);
     }
 
     // ------------------------------------------------------------------ views
@@ -232,29 +209,58 @@ contract LogisticsOracle is QuorumSigners, ReentrancyGuard, ILogisticsOracle {
         );
     }
 
-    /// @notice The EIP-712 digest of `Retraction(eventId, reasonHash)` under this oracle's domain.
-    function retractionDigest(bytes32 eventId, bytes32 reasonHash) public view returns (bytes32) {
-        return _hashTypedDataV4(keccak256(abi.encode(RETRACTION_TYPEHASH, eventId, reasonHash)));
+    /// @notice The EIP-712 digest of `Retraction(eventId, reasonHash, retractedAt)` under this
+    /// oracle's domain.
+    function retractionDigest(bytes32 eventId, bytes32 reasonHash, uint64 retractedAt) public view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(RETRACTION_TYPEHASH, eventId, reasonHash, retractedAt)));
     }
 
     /// @inheritdoc ILogisticsOracle
-    function isConfirmed(bytes32 shipmentId, bytes4 eventCode) external view returns (bool) {
-        return _confirmed[_slot(shipmentId, eventCode)] != bytes32(0);
+    function isConfirmed(bytes32 shipmentId, bytes4 eventCode, bytes5 location) external view returns (bool found) {
+        (found,,,) = _find(_shipmentCode(shipmentId, eventCode), location);
     }
 
     /// @inheritdoc ILogisticsOracle
-    function confirmedEvent(bytes32 shipmentId, bytes4 eventCode) external view returns (bytes32) {
-        return _confirmed[_slot(shipmentId, eventCode)];
+    function confirmedCalls(bytes32 shipmentId, bytes4 eventCode) external view returns (uint256) {
+        return _calls[_shipmentCode(shipmentId, eventCode)][0] >> COUNT_SHIFT;
     }
 
-    /// @notice What the oracle knows of an eventId (status None if never seen).
-    function eventRecord(bytes32 eventId) external view returns (EventRecord memory) {
-        return _events[eventId];
+    /// @notice The locations at which `eventCode` is confirmed for the shipment, with the tag
+    /// (low 40 bits of the eventId) of each confirmed event.
+    function confirmedLocations(bytes32 shipmentId, bytes4 eventCode)
+        external
+        view
+        returns (bytes5[] memory locations, uint40[] memory tags)
+    {
+        bytes32 key = _shipmentCode(shipmentId, eventCode);
+        uint256 n = _calls[key][0] >> COUNT_SHIFT;
+        locations = new bytes5[](n);
+        tags = new uint40[](n);
+        uint256 k;
+        for (uint256 page = 0; page * ENTRIES_PER_WORD < MAX_CALLS && k < n; ++page) {
+            uint256 word = _calls[key][page];
+            for (uint256 i = 0; i < ENTRIES_PER_WORD && k < n; ++i) {
+                uint256 entry = (word >> (i * ENTRY_BITS)) & ((1 << ENTRY_BITS) - 1);
+                if (entry == 0) continue;
+                locations[k] = bytes5(uint40(entry >> 40));
+                tags[k] = uint40(entry);
+                ++k;
+            }
+        }
     }
 
-    /// @notice The contracts waiting for (`shipmentId`, `eventCode`).
-    function waiters(bytes32 shipmentId, bytes4 eventCode) external view returns (Waiter[] memory) {
-        return _waiters[_slot(shipmentId, eventCode)];
+    /// @notice Status of a (full) event: None, Confirmed, or Retracted.
+    function eventStatus(ShipmentEvent calldata ev) external view returns (EventStatus) {
+        bytes32 eventId = eventDigest(ev);
+        if (_retracted[eventId]) return EventStatus.Retracted;
+        (bool found,,, uint40 tag) = _find(_shipmentCode(ev.shipmentId, ev.eventCode), ev.location);
+        if (found && tag == uint40(uint256(eventId))) return EventStatus.Confirmed;
+        return EventStatus.None;
+    }
+
+    /// @notice True if `eventId` was confirmed and then retracted.
+    function isRetracted(bytes32 eventId) external view returns (bool) {
+        return _retracted[eventId];
     }
 
     /// @inheritdoc ILogisticsOracle
@@ -272,37 +278,71 @@ contract LogisticsOracle is QuorumSigners, ReentrancyGuard, ILogisticsOracle {
         _requireFresh(ev.eventTime);
     }
 
-    function _emitConfirmed(bytes32 eventId, ShipmentEvent calldata ev, address[] memory signers) private {
-        emit EventConfirmed(
-            eventId, ev.shipmentId, ev.eventCode, ev.location, ev.eventTime, ev.evidenceHash, msg.sender, signers
-        );
-    }
-
-    /// @dev Calls up to MAX_NOTIFY_PER_REPORT waiters, each with exactly NOTIFY_GAS.
-    function _notifyConfirmed(bytes32 eventId, bytes32 shipmentId, bytes4 eventCode, bytes32 slot) private {
-        Waiter[] storage waiting = _waiters[slot];
-        uint256 n = waiting.length;
-        uint256 calls = n < MAX_NOTIFY_PER_REPORT ? n : MAX_NOTIFY_PER_REPORT;
-        for (uint256 i = 0; i < calls; ++i) {
+    /// @dev Calls each named escrow with exactly NOTIFY_GAS; logs and skips non-escrows and failures.
+    function _notify(bytes4 selector, bytes32 eventId, ShipmentEvent calldata ev, Notify[] calldata notify) private {
+        uint256 n = notify.length; // <= MAX_NOTIFY_PER_REPORT
+        for (uint256 i = 0; i < n; ++i) {
+            Notify calldata t = notify[i];
+            if (registry.contractKind(t.listener) != ContractKind.Escrow) {
+                emit ListenerFailed(eventId, t.listener, t.ref);
+                continue;
+            }
             // a call gets at most 63/64 of the gas left: make sure the stipend is really available
             uint256 needed = (NOTIFY_GAS * 64) / 63 + NOTIFY_GAS_RESERVE;
             if (gasleft() < needed) revert InsufficientNotificationGas(gasleft(), needed);
-            Waiter memory w = waiting[i];
-            // a call to a code-less address would revert outside try/catch
-            if (w.listener.code.length == 0) {
-                emit ListenerFailed(eventId, w.listener, w.ref);
-                continue;
-            }
-            try IShipmentEventListener(w.listener).onEventConfirmed{gas: NOTIFY_GAS}(
-                eventId, shipmentId, eventCode, w.ref
-            ) {} catch {
-                emit ListenerFailed(eventId, w.listener, w.ref);
-            }
+            (bool ok,) = t.listener.call{gas: NOTIFY_GAS}(
+                abi.encodeWithSelector(selector, eventId, ev.shipmentId, ev.eventCode, ev.location, t.ref)
+            );
+            if (!ok) emit ListenerFailed(eventId, t.listener, t.ref);
         }
-        if (n > calls) emit ReleasesDeferred(eventId, calls, n);
     }
 
-    function _slot(bytes32 shipmentId, bytes4 eventCode) private pure returns (bytes32) {
+    /// @dev The entry of `location` (found), else the first free entry (page = max if none is free).
+    /// Stops reading pages once every confirmed call was seen and a free entry is known.
+    function _find(bytes32 key, bytes5 location)
+        private
+        view
+        returns (bool found, uint256 page, uint256 index, uint40 tag)
+    {
+        page = type(uint256).max;
+        uint256 want = uint40(location);
+        uint256 word = _calls[key][0];
+        uint256 remaining = word >> COUNT_SHIFT;
+        for (uint256 p = 0; p * ENTRIES_PER_WORD < MAX_CALLS; ++p) {
+            if (p > 0) {
+                if (remaining == 0 && page != type(uint256).max) break;
+                word = _calls[key][p];
+            }
+            for (uint256 i = 0; i < ENTRIES_PER_WORD; ++i) {
+                uint256 entry = (word >> (i * ENTRY_BITS)) & ((1 << ENTRY_BITS) - 1);
+                if (entry == 0) {
+                    if (page == type(uint256).max) (page, index) = (p, i);
+                } else {
+                    if (entry >> 40 == want) return (true, p, i, uint40(entry));
+                    --remaining;
+                }
+            }
+        }
+    }
+
+    /// @dev Writes an entry (location 0 clears it) and moves the page-0 count by `delta`.
+    function _setEntry(bytes32 key, uint256 page, uint256 index, bytes5 location, uint40 tag, int256 delta) private {
+        uint256 shift = index * ENTRY_BITS;
+        uint256 entry = (uint256(uint40(location)) << 40) | tag;
+        uint256 word = _calls[key][page];
+        word = (word & ~(((1 << ENTRY_BITS) - 1) << shift)) | (entry << shift);
+        if (page == 0) {
+            uint256 count = uint256(int256(word >> COUNT_SHIFT) + delta);
+            _calls[key][0] = (word & ((1 << COUNT_SHIFT) - 1)) | (count << COUNT_SHIFT);
+        } else {
+            _calls[key][page] = word;
+            uint256 first = _calls[key][0];
+            uint256 count = uint256(int256(first >> COUNT_SHIFT) + delta);
+            _calls[key][0] = (first & ((1 << COUNT_SHIFT) - 1)) | (count << COUNT_SHIFT);
+        }
+    }
+
+    function _shipmentCode(bytes32 shipmentId, bytes4 eventCode) private pure returns (bytes32) {
         return keccak256(abi.encode(shipmentId, eventCode));
     }
 }

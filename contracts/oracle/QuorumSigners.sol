@@ -4,7 +4,7 @@ pragma solidity ^0.8.24;
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {IParticipantRegistry, Roles} from "../interfaces/IParticipantRegistry.sol";
-import {RegistryGoverned} from "./RegistryGoverned.sol";
+import {RegistryBound} from "../common/RegistryBound.sol";
 
 /// @title k-of-n EIP-712 signature quorum of oracle operators.
 /// @notice Keeps the operator set, the threshold k and the freshness window of one signed feed
@@ -16,9 +16,11 @@ import {RegistryGoverned} from "./RegistryGoverned.sol";
 /// digest binds the domain (name, version, chain id, this contract), so a signature made for
 /// another chain or contract recovers to some other address and reverts as {NotOperator}.
 /// Malleable (high-s) signatures are rejected by OpenZeppelin's ECDSA.
-abstract contract QuorumSigners is EIP712, RegistryGoverned {
+abstract contract QuorumSigners is EIP712, RegistryBound {
     /// @notice Largest operator set (bounds the signature loop).
     uint256 public constant MAX_OPERATORS = 16;
+    /// @notice Smallest k: no single operator confirms anything.
+    uint256 public constant MIN_THRESHOLD = 2;
     /// @notice Tolerated clock difference for an observation time slightly ahead of the block.
     uint64 public constant MAX_CLOCK_SKEW = 5 minutes;
     uint64 public constant MIN_STALENESS_WINDOW = 1 minutes;
@@ -48,11 +50,12 @@ abstract contract QuorumSigners is EIP712, RegistryGoverned {
     event OperatorsChanged(address[] operators, uint8 threshold, uint64 version);
     event StalenessWindowChanged(uint64 previous, uint64 current);
 
-    /// @param name_ the EIP-712 domain name (version is "1")
+    /// @param name_ the EIP-712 domain name
+    /// @param version_ the EIP-712 domain version (bumped when the signed types change)
     /// @param stalenessWindow_ oldest acceptable observation age, in seconds
-    constructor(IParticipantRegistry registry_, string memory name_, uint64 stalenessWindow_)
-        EIP712(name_, "1")
-        RegistryGoverned(registry_)
+    constructor(IParticipantRegistry registry_, string memory name_, string memory version_, uint64 stalenessWindow_)
+        EIP712(name_, version_)
+        RegistryBound(registry_)
     {
         _setStalenessWindow(stalenessWindow_);
     }
@@ -60,15 +63,15 @@ abstract contract QuorumSigners is EIP712, RegistryGoverned {
     // ------------------------------------------------------------------ governance
 
     /// @notice Replaces the operator set and the threshold k. Governance only.
-    /// @dev 1 <= k <= n <= MAX_OPERATORS; every operator must be an active ORACLE member now.
-    /// k > n/2 is recommended (a minority of operators cannot confirm alone) but not enforced.
+    /// @dev 2 <= k <= n <= MAX_OPERATORS and k > n/2 (a minority of operators can never confirm
+    /// alone, and two disjoint quorums cannot sign conflicting reports); every operator must be an
+    /// active ORACLE member now.
     /// @param operators_ the new operator addresses, distinct and non-zero
     /// @param threshold_ k, the signatures a report needs
     function setOperators(address[] calldata operators_, uint8 threshold_) external onlyGovernance {
         uint256 n = operators_.length;
-        if (n == 0 || n > MAX_OPERATORS || threshold_ == 0 || threshold_ > n) {
-            revert InvalidOperatorSet(n, threshold_);
-        }
+        if (n > MAX_OPERATORS) revert InvalidOperatorSet(n, threshold_);
+        _requireThreshold(n, threshold_);
         uint256 old = _operators.length;
         for (uint256 i = 0; i < old; ++i) {
             delete _operatorPosition[_operators[i]];
@@ -85,10 +88,10 @@ abstract contract QuorumSigners is EIP712, RegistryGoverned {
         emit OperatorsChanged(operators_, threshold_, ++operatorSetVersion);
     }
 
-    /// @notice Changes k for the current operator set. Governance only; 1 <= k <= n.
+    /// @notice Changes k for the current operator set. Governance only; 2 <= k <= n, k > n/2.
     function setThreshold(uint8 threshold_) external onlyGovernance {
         uint256 n = _operators.length;
-        if (threshold_ == 0 || threshold_ > n) revert InvalidOperatorSet(n, threshold_);
+        _requireThreshold(n, threshold_);
         _threshold = threshold_;
         emit OperatorsChanged(_operators, threshold_, ++operatorSetVersion);
     }
@@ -111,7 +114,7 @@ abstract contract QuorumSigners is EIP712, RegistryGoverned {
     }
 
     /// @notice Oldest acceptable observation age, in seconds.
-    function stalenessWindow() external view returns (uint64) {
+    function stalenessWindow() public view returns (uint64) {
         return _stalenessWindow;
     }
 
@@ -156,6 +159,10 @@ abstract contract QuorumSigners is EIP712, RegistryGoverned {
         uint256 window = _stalenessWindow;
         uint256 oldest = block.timestamp > window ? block.timestamp - window : 0;
         if (observedAt < oldest) revert StaleReport(observedAt, oldest);
+    }
+
+    function _requireThreshold(uint256 n, uint8 k) private pure {
+        if (k < MIN_THRESHOLD || k > n || 2 * uint256(k) <= n) revert InvalidOperatorSet(n, k);
     }
 
     function _setStalenessWindow(uint64 window) private {

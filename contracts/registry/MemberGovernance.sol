@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {NotGovernance} from "../common/Errors.sol";
+
 /// @title M-of-N governance by the consortium's administrators.
 /// @notice Any active ADMIN may propose calls (targets + calldata) with an expiry; other admins
 /// approve; once `approvalThreshold` distinct admins that are still active have approved, any admin
 /// executes it. The governed contracts accept configuration calls only from this contract, so no
-/// single key can change membership, operator sets or thresholds.
+/// single key can change membership, operator sets or thresholds. The registry admits at most one
+/// ADMIN account per legal entity (LEI), so M and N count organisations, not keys.
+/// Before execution an approver may revoke its approval, and the proposer may cancel the proposal.
 /// @dev Approvers are re-checked at execution: an admin suspended or removed after approving no
 /// longer counts. The approver list of a proposal is bounded by the number of admins.
 abstract contract MemberGovernance {
@@ -13,7 +17,8 @@ abstract contract MemberGovernance {
         None,
         Pending,
         Executed,
-        Expired
+        Expired,
+        Cancelled
     }
 
     struct Proposal {
@@ -38,7 +43,8 @@ abstract contract MemberGovernance {
     mapping(uint256 id => mapping(address admin => bool)) public hasApproved;
 
     error NotAdmin(address account);
-    error NotGovernance(address caller);
+    error NotProposer(uint256 id, address caller);
+    error NotApproved(uint256 id, address admin);
     error UnknownProposal(uint256 id);
     error ProposalNotPending(uint256 id, ProposalState state);
     error ProposalDeadlinePassed(uint256 id, uint64 deadline);
@@ -55,6 +61,8 @@ abstract contract MemberGovernance {
     event ProposalApproved(uint256 indexed id, address indexed admin, uint256 approvals);
     event ProposalExecuted(uint256 indexed id, address indexed executor);
     event ProposalLapsed(uint256 indexed id);
+    event ProposalCancelled(uint256 indexed id, address indexed proposer);
+    event ApprovalRevoked(uint256 indexed id, address indexed admin, uint256 approvals);
     event ApprovalThresholdChanged(uint16 previous, uint16 current);
 
     modifier onlyAdmin() {
@@ -122,6 +130,31 @@ abstract contract MemberGovernance {
                 }
             }
         }
+    }
+
+    /// @notice Withdraws the caller's approval of a pending proposal before it is executed.
+    function revokeApproval(uint256 id) external {
+        Proposal storage p = _pending(id);
+        if (!hasApproved[id][msg.sender]) revert NotApproved(id, msg.sender);
+        hasApproved[id][msg.sender] = false;
+        address[] storage approvers = p.approvers;
+        uint256 n = approvers.length; // bounded by the admins that ever approved this proposal
+        for (uint256 i = 0; i < n; ++i) {
+            if (approvers[i] == msg.sender) {
+                approvers[i] = approvers[n - 1];
+                approvers.pop();
+                break;
+            }
+        }
+        emit ApprovalRevoked(id, msg.sender, approvers.length);
+    }
+
+    /// @notice The proposer withdraws its pending proposal; it can no longer be approved or executed.
+    function cancel(uint256 id) external {
+        Proposal storage p = _pending(id);
+        if (msg.sender != p.proposer) revert NotProposer(id, msg.sender);
+        p.state = ProposalState.Cancelled;
+        emit ProposalCancelled(id, msg.sender);
     }
 
     /// @notice Marks a pending proposal whose deadline passed as expired. Anyone may call.
