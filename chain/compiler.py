@@ -11,16 +11,22 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import posixpath
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import solcx
 
-from .settings import CompilerSettings, PROJECT_ROOT, settings
+from .fsutil import atomic_write
+from .settings import PROJECT_ROOT, CompilerSettings, settings
 
 log = logging.getLogger(__name__)
 
-OUTPUT_SELECTION = ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", "evm.methodIdentifiers"]
+OUTPUT_SELECTION = [
+    "abi", "evm.bytecode.object", "evm.deployedBytecode.object", "evm.methodIdentifiers", "storageLayout",
+]
 
 
 class CompilationError(RuntimeError):
@@ -45,16 +51,35 @@ def solc_settings(cfg: CompilerSettings) -> dict[str, Any]:
     """The `settings` object given to solc; hardhat.config.js mirrors it."""
     return {
         "optimizer": {"enabled": True, "runs": cfg.optimizer_runs},
+        "viaIR": cfg.via_ir,
         "evmVersion": cfg.evm_version,
         "outputSelection": {"*": {"*": OUTPUT_SELECTION}},
     }
 
 
+_IMPORT = re.compile(r'^\s*import\s+(?:[^"\';]*?\s+from\s+)?["\']([^"\']+)["\']\s*;', re.MULTILINE)
+
+
 def _sources(cfg: CompilerSettings) -> dict[str, dict[str, str]]:
-    files = sorted(cfg.contracts_dir.rglob("*.sol"))
-    return {
-        str(f.relative_to(PROJECT_ROOT)): {"content": f.read_text(encoding="utf-8")} for f in files
-    }
+    """Every source unit the contracts need, imports (npm packages) included, by the source unit
+    names Hardhat uses. The whole closure is given to solc explicitly: with viaIR, bytecode
+    depends on the set of source units solc was handed (resolving imports through the callback
+    instead gives different, equally valid bytecode), and `tests/test_toolchain.py` demands the
+    same bytecode as Hardhat's build."""
+    pending = [str(f.relative_to(PROJECT_ROOT)) for f in sorted(cfg.contracts_dir.rglob("*.sol"))]
+    sources: dict[str, dict[str, str]] = {}
+    while pending:
+        unit = pending.pop()
+        if unit in sources:
+            continue
+        path = PROJECT_ROOT / unit if unit.startswith("contracts/") else cfg.node_modules / unit
+        content = path.read_text(encoding="utf-8")
+        sources[unit] = {"content": content}
+        for target in _IMPORT.findall(content):
+            if target.startswith("."):
+                target = posixpath.normpath(posixpath.join(posixpath.dirname(unit), target))
+            pending.append(target)
+    return {unit: sources[unit] for unit in sorted(sources)}
 
 
 def _format_errors(stdout: str) -> str:
@@ -68,7 +93,7 @@ def _format_errors(stdout: str) -> str:
 def _input_hash(standard_input: dict[str, Any], cfg: CompilerSettings) -> str:
     h = hashlib.sha256(json.dumps(standard_input, sort_keys=True).encode())
     h.update(cfg.solc_version.encode())
-    for dep in ("@openzeppelin/contracts/package.json", "solc/package.json"):
+    for dep in ("@openzeppelin/contracts/package.json", "solady/package.json", "solc/package.json"):
         p = cfg.node_modules / dep
         h.update(p.read_bytes() if p.exists() else b"missing")
     return h.hexdigest()
@@ -97,9 +122,7 @@ def compile_contracts(cfg: CompilerSettings | None = None, *, use_cache: bool = 
         if errors:
             raise CompilationError("\n".join(e.get("formattedMessage", e["message"]) for e in errors))
         cfg.build_dir.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp")
-        tmp.write_text(json.dumps(output))
-        tmp.replace(cache)
+        atomic_write(cache, json.dumps(output), mode=0o644)
 
     artifacts: dict[str, Artifact] = {}
     for source, contracts in output["contracts"].items():
@@ -124,11 +147,24 @@ def all_abis(artifacts: dict[str, Artifact]) -> list[dict[str, Any]]:
     return [entry for a in artifacts.values() for entry in a.abi]
 
 
-def main() -> None:  # pragma: no cover - used by `tradenet compile`
-    arts = compile_contracts(use_cache=False)
-    for a in sorted(arts.values(), key=lambda x: x.name):
-        print(f"{a.name:24s} {len(a.deployed_bytecode) // 2 - 1:6d} bytes  {a.source}")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
+def compile_source(source: str | Path, contract: str, cfg: CompilerSettings | None = None) -> tuple[list[dict], str]:
+    """Compile one stand-alone Solidity file (a path, or the source text) with the pinned solcjs,
+    optimizer on and the compiler's default EVM version (test and benchmark contracts, not the
+    network's). Returns (abi, creation bytecode as 0x-hex)."""
+    cfg = cfg or settings.compiler
+    if isinstance(source, Path) or (source.endswith(".sol") and "\n" not in source):
+        path = Path(source)
+        text, name = path.read_text(), path.name
+    else:
+        text, name = source, f"{contract}.sol"
+    std_input = {
+        "language": "Solidity",
+        "sources": {name: {"content": text}},
+        "settings": {
+            "optimizer": {"enabled": True, "runs": cfg.optimizer_runs},
+            "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}},
+        },
+    }
+    out = solcx.compile_standard(std_input, solc_binary=str(cfg.shim), allow_paths=[str(PROJECT_ROOT)])
+    art = out["contracts"][name][contract]
+    return art["abi"], "0x" + art["evm"]["bytecode"]["object"]

@@ -10,8 +10,10 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
 from .client import Chain
-from .contracts import Role
-from .deploy import Deployment, Founder, configure_oracle_quorum, deploy
+from .clients import MemberInput
+from .deploy import configure_oracle_quorum, deploy
+from .deployment import Deployment
+from .vocabulary import Role
 
 YEAR = 365 * 86_400
 
@@ -24,6 +26,9 @@ class Participant:
     lei: str  # ISO 17442, 20 characters
     country: str  # ISO 3166-1 alpha-2
 
+    def member_input(self, account: str, kyc_expiry: int) -> MemberInput:
+        return MemberInput(account, self.roles, self.lei, self.country, kyc_expiry, self.name)
+
 
 DEMO_PARTICIPANTS: tuple[Participant, ...] = (
     Participant("admin_a", "Tradenet Consortium Operator", Role.ADMIN, "529900TNCONSORTOPS01", "SG"),
@@ -32,7 +37,7 @@ DEMO_PARTICIPANTS: tuple[Participant, ...] = (
     Participant("treasury", "Tradenet Settlement Bank", Role.TREASURY, "529900SETTLEBANK0004", "SG"),
     Participant("seller", "Shenzhen Bright Electronics Co., Ltd.", Role.SELLER, "3003005ZBRIGHTELEC05", "CN"),
     # a second operator key of the same seller organisation (same LEI)
-    Participant("seller_ops", "Shenzhen Bright Electronics Co., Ltd. (operator key)", Role.SELLER,
+    Participant("seller_ops", "Shenzhen Bright Electronics Co., Ltd.", Role.SELLER,
                 "3003005ZBRIGHTELEC05", "CN"),
     Participant("buyer", "Rotterdam Retail B.V.", Role.BUYER, "724500ROTTERDAMRET06", "NL"),
     Participant("lender", "Atlantic Trade Bank plc", Role.LENDER, "213800ATLANTICTRB007", "GB"),
@@ -70,13 +75,13 @@ def bootstrap(
     kyc_expiry = now + kyc_valid_for
     admins = [p for p in participants if Role.ADMIN in p.roles]
     admin_keys = [keys[p.key] for p in admins]
-    founders = [Founder(keys[p.key].address, p.roles, p.lei, p.country, kyc_expiry) for p in admins]
+    founders = [p.member_input(keys[p.key].address, kyc_expiry) for p in admins]
     deployment = deploy(chain, network, admin_keys, founders, threshold)
-    registry = deployment.registry_client(chain)
+    registry = deployment.clients(chain).registry
     others = [p for p in participants if Role.ADMIN not in p.roles]
     for batch_start in range(0, len(others), 16):  # MAX_PROPOSAL_CALLS
         batch = others[batch_start:batch_start + 16]
-        calls = [registry.call_add_member(keys[p.key].address, p.roles, p.lei, p.country, kyc_expiry) for p in batch]
+        calls = [registry.call_add_member(p.member_input(keys[p.key].address, kyc_expiry)) for p in batch]
         registry.govern(admin_keys, calls, "Admit members: " + ", ".join(p.name for p in batch))
     oracles = [keys[p.key].address for p in participants if Role.ORACLE in p.roles][:16]  # MAX_OPERATORS
     if oracles:

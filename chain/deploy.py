@@ -1,30 +1,19 @@
-"""Deploy the tradenet contracts to a named network and record them in deployments/<network>.json."""
+"""Deploy the tradenet contracts to a named network (recorded as a `Deployment`, see
+``chain.deployment``) and configure the oracles' operator quorum."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from eth_account.signers.local import LocalAccount
 
 from .client import Chain
-from .contracts import (
-    ContractKind,
-    InvoiceToken,
-    ParticipantRegistry,
-    Role,
-    SettlementToken,
-    WarehouseReceipt,
-    b3,
-    lei_bytes,
-)
-from .deal_client import ReceivableFinancing
-from .oracle_client import FxRateStore, LogisticsOracle
-from .settings import settings
+from .clients import (CurrencyFactory, DealEngine, InvoiceToken, MemberInput, ParticipantRegistry, ProductConfig,
+                      PurchaseOrder, RiskRules, b3)
+from .deployment import Deployment
+from .vocabulary import ContractKind, Product, Role
 
 log = logging.getLogger(__name__)
 
@@ -40,91 +29,38 @@ DEFAULT_CURRENCIES: tuple[tuple[str, str, int], ...] = (
 )
 
 
-@dataclass(frozen=True)
-class Founder:
-    account: str
-    roles: Role
-    lei: str
-    country: str
-    kyc_expiry: int
-
-    def as_tuple(self) -> tuple:
-        return (self.account, int(self.roles), lei_bytes(self.lei), b3(self.country), self.kyc_expiry)
+#: The currency of network-wide risk limits (the network obligor limit, the network review threshold).
+NETWORK_CURRENCY = "USD"
 
 
-@dataclass
-class Deployment:
-    network: str
-    chain_id: int
-    deploy_block: int
-    deployer: str
-    registry: str
-    invoice_token: str
-    warehouse_receipt: str
-    settlement_tokens: dict[str, str]
-    code_hashes: dict[str, str] = field(default_factory=dict)
-    deployed_at: int = 0
-    logistics_oracle: str = ""
-    fx_rate_store: str = ""
-    receivable_financing: str = ""  # registered as a tradenet ESCROW
-
-    def path(self, directory: Path | None = None) -> Path:
-        return Path(directory or settings.deployments_dir) / f"{self.network}.json"
-
-    def save(self, directory: Path | None = None) -> Path:
-        path = self.path(directory)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2, sort_keys=True) + "\n")
-        tmp.replace(path)
-        return path
-
-    @classmethod
-    def load(cls, network: str, directory: Path | None = None) -> "Deployment":
-        path = Path(directory or settings.deployments_dir) / f"{network}.json"
-        return cls(**json.loads(path.read_text()))
-
-    # typed clients
-    def registry_client(self, chain: Chain, account: LocalAccount | None = None) -> ParticipantRegistry:
-        return ParticipantRegistry(chain, self.registry, account)
-
-    def invoices(self, chain: Chain, account: LocalAccount | None = None) -> InvoiceToken:
-        return InvoiceToken(chain, self.invoice_token, account)
-
-    def receipts(self, chain: Chain, account: LocalAccount | None = None) -> WarehouseReceipt:
-        return WarehouseReceipt(chain, self.warehouse_receipt, account)
-
-    @property
-    def currency_by_token(self) -> dict[str, str]:
-        """ISO currency code of each settlement-token address."""
-        return {addr: code for code, addr in self.settlement_tokens.items()}
-
-    def token(self, chain: Chain, currency: str, account: LocalAccount | None = None) -> SettlementToken:
-        return SettlementToken(chain, self.settlement_tokens[currency], account)
-
-    def oracle(self, chain: Chain, account: LocalAccount | None = None) -> LogisticsOracle:
-        return LogisticsOracle(chain, self.logistics_oracle, account)
-
-    def fx_rates(self, chain: Chain, account: LocalAccount | None = None) -> FxRateStore:
-        return FxRateStore(chain, self.fx_rate_store, account)
-
-    def financing(self, chain: Chain, account: LocalAccount | None = None) -> ReceivableFinancing:
-        return ReceivableFinancing(chain, self.receivable_financing, account)
+def product_configs() -> dict[Product, ProductConfig]:
+    """How the deal engine runs each product (who may borrow and lend, release gating)."""
+    return {
+        Product.RECEIVABLE: ProductConfig(Product.RECEIVABLE, borrower_roles=Role.SELLER, lender_roles=Role.LENDER),
+        Product.ORDER: ProductConfig(Product.ORDER, borrower_roles=Role.SELLER, lender_roles=Role.LENDER),
+        Product.RECEIPT_PLEDGE: ProductConfig(Product.RECEIPT_PLEDGE, borrower_roles=0, lender_roles=Role.LENDER),
+        # the applicant's side (buyer or issuing bank) is checked by the product itself
+        Product.DOCUMENTARY: ProductConfig(Product.DOCUMENTARY, gates_release=True, self_liquidating=True,
+                                           borrower_roles=Role.SELLER, lender_roles=0),
+    }
 
 
 def deploy(
     chain: Chain,
     network: str,
     admins: Sequence[LocalAccount],
-    founders: Sequence[Founder],
+    founders: Sequence[MemberInput],
     threshold: int,
     currencies: Sequence[tuple[str, str, int]] = DEFAULT_CURRENCIES,
     logistics_staleness: int = LOGISTICS_STALENESS_WINDOW,
     fx_staleness: int = FX_STALENESS_WINDOW,
+    network_currency: str = NETWORK_CURRENCY,
 ) -> Deployment:
-    """Deploy registry, settlement tokens, invoice and receipt tokens, the logistics oracle, the
-    FX rate store and the receivable-financing escrow; register the token contracts (ASSET) and
-    the escrow (ESCROW) with the registry through an M-of-N proposal signed by `admins`.
+    """Deploy the registry, the tokens, the oracles, the risk rules, the deal engine with its lens
+    and product modules and the invoice settlement; then, through two M-of-N proposals signed by
+    `admins`, create the settlement tokens of `currencies` with the currency factory and register
+    every contract with the registry (assets and escrows), the products with the engine, the engine
+    with the risk rules and the settlement with the invoice token.
 
     The oracles start without operators: once the ORACLE members are admitted, set them with
     `configure_oracle_quorum` (another governance proposal).
@@ -132,28 +68,57 @@ def deploy(
     `admins[0]` deploys (on Besu only an active ADMIN may create contracts)."""
     deployer = admins[0]
     start_block = chain.w3.eth.block_number + 1
-    registry_addr, _ = chain.deploy("ParticipantRegistry", deployer, [f.as_tuple() for f in founders], threshold)
-    log.info("ParticipantRegistry at %s", registry_addr)
-    tokens: dict[str, str] = {}
-    for code, name, decimals in currencies:
-        addr, _ = chain.deploy("SettlementToken", deployer, registry_addr, name, b3(code), decimals)
-        tokens[code] = addr
-        log.info("SettlementToken %s at %s", code, addr)
-    invoice_addr, _ = chain.deploy("InvoiceToken", deployer, registry_addr)
-    receipt_addr, _ = chain.deploy("WarehouseReceipt", deployer, registry_addr)
-    oracle_addr, _ = chain.deploy("LogisticsOracle", deployer, registry_addr, logistics_staleness)
-    fx_addr, _ = chain.deploy("FxRateStore", deployer, registry_addr, fx_staleness)
-    financing_addr, _ = chain.deploy("ReceivableFinancing", deployer, registry_addr, invoice_addr, oracle_addr)
-    log.info("LogisticsOracle at %s, FxRateStore at %s, ReceivableFinancing at %s", oracle_addr, fx_addr,
-             financing_addr)
+
+    def dep(name: str, *args: Any) -> str:
+        addr, _ = chain.deploy(name, deployer, *args)
+        log.info("%s at %s", name, addr)
+        return addr
+
+    registry_addr = dep("ParticipantRegistry", [f.as_tuple() for f in founders], threshold)
+    factory_addr = dep("CurrencyFactory", registry_addr)
+    orders_addr = dep("PurchaseOrder", registry_addr)
+    invoice_addr = dep("InvoiceToken", registry_addr, orders_addr)
+    receipt_addr = dep("WarehouseReceipt", registry_addr)
+    oracle_addr = dep("LogisticsOracle", registry_addr, logistics_staleness)
+    fx_addr = dep("FxRateStore", registry_addr, fx_staleness)
+    risk_addr = dep("RiskRules", registry_addr, fx_addr, b3(network_currency))
+    engine_addr = dep("DealEngine", registry_addr, oracle_addr, fx_addr, risk_addr)
+    lens_addr = dep("DealLens", engine_addr)
+    modules = {
+        Product.RECEIVABLE: dep("ReceivableFinancing", registry_addr, engine_addr, invoice_addr),
+        Product.ORDER: dep("OrderFinancing", registry_addr, engine_addr, orders_addr, invoice_addr),
+        Product.RECEIPT_PLEDGE: dep("ReceiptPledgeFinancing", registry_addr, engine_addr, receipt_addr),
+        Product.DOCUMENTARY: dep("DocumentaryCredit", registry_addr, engine_addr),
+    }
+    settlement_addr = dep("InvoiceSettlement", registry_addr, invoice_addr)
+    pools_addr = dep("AbsPools", registry_addr, engine_addr, lens_addr, invoice_addr, modules[Product.RECEIVABLE])
+    pool_lens_addr = dep("PoolLens", pools_addr)
 
     registry = ParticipantRegistry(chain, registry_addr)
-    calls = [registry.call_set_network_contract(a, ContractKind.ASSET)
-             for a in (*tokens.values(), invoice_addr, receipt_addr)]
-    calls.append(registry.call_set_network_contract(financing_addr, ContractKind.ESCROW))
-    registry.govern(admins, calls, "Register tradenet asset contracts and the receivable-financing escrow")
+    factory = CurrencyFactory(chain, factory_addr)
+    tokens = {code: factory.predict(name, code, decimals) for code, name, decimals in currencies}
+    calls = [factory.call_create(name, code, decimals) for code, name, decimals in currencies]
+    calls += [registry.call_set_network_contract(a, ContractKind.ASSET) for a in tokens.values()]
+    calls += [registry.call_set_settlement_token(code, a) for code, a in tokens.items()]
+    calls.append(PurchaseOrder(chain, orders_addr).call_set_invoices(invoice_addr))
+    registry.govern(admins, calls, "Create the settlement tokens (" + ", ".join(tokens)
+                    + ") and link purchase orders to the invoices issued against them")
 
-    deployment = Deployment(
+    engine = DealEngine(chain, engine_addr)
+    configs = product_configs()
+    calls = [registry.call_set_network_contract(a, ContractKind.ASSET) for a in (invoice_addr, receipt_addr, orders_addr)]
+    calls += [registry.call_set_network_contract(a, ContractKind.ESCROW)
+              for a in (engine_addr, *modules.values(), settlement_addr, pools_addr)]
+    calls += [engine.call_set_product(modules[p], configs[p]) for p in modules]
+    calls.append(RiskRules(chain, risk_addr).call_set_engine(engine_addr))
+    calls.append(InvoiceToken(chain, invoice_addr).call_set_settlement(settlement_addr))
+    registry.govern(admins, calls, "Register the tradenet contracts, the deal engine and its products")
+
+    names = ("ParticipantRegistry", "CurrencyFactory", "SettlementToken", "PurchaseOrder", "InvoiceToken",
+             "WarehouseReceipt", "LogisticsOracle", "FxRateStore", "RiskRules", "DealEngine", "DealLens",
+             "ReceivableFinancing", "OrderFinancing", "ReceiptPledgeFinancing", "DocumentaryCredit",
+             "InvoiceSettlement", "AbsPools", "PoolLens")
+    return Deployment(
         network=network,
         chain_id=chain.chain_id,
         deploy_block=start_block,
@@ -162,20 +127,28 @@ def deploy(
         invoice_token=invoice_addr,
         warehouse_receipt=receipt_addr,
         settlement_tokens=tokens,
-        code_hashes={n: chain.artifacts[n].code_hash for n in
-                     ("ParticipantRegistry", "SettlementToken", "InvoiceToken", "WarehouseReceipt",
-                      "LogisticsOracle", "FxRateStore", "ReceivableFinancing")},
+        code_hashes={n: chain.artifacts[n].code_hash for n in names},
         deployed_at=int(time.time()),
         logistics_oracle=oracle_addr,
         fx_rate_store=fx_addr,
-        receivable_financing=financing_addr,
+        purchase_orders=orders_addr,
+        risk_rules=risk_addr,
+        deal_engine=engine_addr,
+        deal_lens=lens_addr,
+        receivable_financing=modules[Product.RECEIVABLE],
+        order_financing=modules[Product.ORDER],
+        receipt_pledge_financing=modules[Product.RECEIPT_PLEDGE],
+        documentary_credit=modules[Product.DOCUMENTARY],
+        invoice_settlement=settlement_addr,
+        currency_factory=factory_addr,
+        abs_pools=pools_addr,
+        pool_lens=pool_lens_addr,
     )
-    return deployment
 
 
 def default_oracle_threshold(operators: int) -> int:
-    """k for n operators: a strict majority (2 of 3, 3 of 5)."""
-    return operators // 2 + 1
+    """k for n operators: a strict majority (2 of 3, 3 of 5), never below 2 (the contracts' rule)."""
+    return max(2, operators // 2 + 1)
 
 
 def configure_oracle_quorum(
@@ -188,7 +161,20 @@ def configure_oracle_quorum(
     """Set the operator set and k of the logistics oracle and the FX rate store in one M-of-N
     proposal. The operators must already be active ORACLE members. Returns the proposal id."""
     k = default_oracle_threshold(len(operators)) if threshold is None else threshold
-    registry = deployment.registry_client(chain)
-    calls = [deployment.oracle(chain).call_set_operators(operators, k),
-             deployment.fx_rates(chain).call_set_operators(operators, k)]
-    return registry.govern(admins, calls, f"Oracle quorum: {k} of {len(operators)} operators")
+    c = deployment.clients(chain)
+    calls = [c.oracle.call_set_operators(operators, k), c.fx.call_set_operators(operators, k)]
+    return c.registry.govern(admins, calls, f"Oracle quorum: {k} of {len(operators)} operators")
+
+
+def deploy_validator_set(chain: Chain, deployment: Deployment, deployer: LocalAccount,
+                         genesis: Sequence[tuple[str, str]]) -> str:
+    """Deploy the `ValidatorSet` of a proof-of-authority network with its genesis signers, each
+    a (sealer address, operator member account) pair, and record it in `deployment` (address and
+    code hash). Later changes go through governance (``ValidatorSet.call_add``/``call_remove``).
+    Not part of `deploy`: a network of one anvil has no validators."""
+    addr, _ = chain.deploy("ValidatorSet", deployer, deployment.registry, [s for s, _ in genesis],
+                           [o for _, o in genesis])
+    deployment.validator_set = addr
+    deployment.code_hashes["ValidatorSet"] = chain.artifacts["ValidatorSet"].code_hash
+    log.info("ValidatorSet at %s", addr)
+    return addr

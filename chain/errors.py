@@ -9,11 +9,14 @@ a name exists before any revert is seen (PEP 562 module ``__getattr__``), so tes
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 from typing import Any, Iterable
 
 from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
 from eth_utils import function_signature_to_4byte_selector
+from web3.exceptions import ContractLogicError, Web3RPCError
 
 _classes: dict[str, type["ContractRevert"]] = {}
 
@@ -46,6 +49,26 @@ class UnknownRevert(ContractRevert):
 
 class TransactionFailed(ChainError):
     """The node refused a transaction (not a contract revert): bad nonce, underpriced, etc."""
+
+    def __init__(self, message: str, *, tx_hash: str | None = None, sender: str | None = None,
+                 nonce: int | None = None):
+        self.tx_hash = tx_hash
+        self.sender = sender
+        self.nonce = nonce
+        super().__init__(message)
+
+
+class TransactionDropped(TransactionFailed):
+    """A sent transaction left the node's pool without being mined and could not be sent again
+    (resubmissions used up, refused, or the chain was reverted below it)."""
+
+
+class TransactionReplaced(TransactionFailed):
+    """Another transaction with the same sender and nonce was mined instead of this one."""
+
+
+class NonceGap(TransactionFailed):
+    """The transaction waits in the node's pool behind nonces nobody sent (gap filling is off)."""
 
 
 def _render(v: Any) -> str:
@@ -89,8 +112,6 @@ def revert_data(exc: BaseException) -> bytes | None:
     Handles web3's ContractLogicError (HTTP nodes: anvil, geth, Besu), a JSON-RPC error whose
     `data` holds the revert bytes, and eth-tester's TransactionFailed (whose message carries the
     revert bytes as a Python literal after web3's EthereumTesterProvider re-raises it)."""
-    from web3.exceptions import ContractLogicError, Web3RPCError
-
     if isinstance(exc, ContractLogicError):
         data = exc.data.get("data") if isinstance(exc.data, dict) else exc.data
         if data:
@@ -98,9 +119,7 @@ def revert_data(exc: BaseException) -> bytes | None:
         message = exc.message or ""
         prefix = "execution reverted: "
         if message.startswith(prefix):
-            from eth_abi import encode
-
-            return function_signature_to_4byte_selector("Error(string)") + encode(["string"], [message[len(prefix):]])
+            return _error_string(message[len(prefix):])
         return b""
     if isinstance(exc, Web3RPCError):
         rpc = getattr(exc, "rpc_response", None) or {}
@@ -110,8 +129,6 @@ def revert_data(exc: BaseException) -> bytes | None:
             return bytes.fromhex(data[2:])
         return None
     if type(exc).__name__ == "TransactionFailed" and type(exc).__module__.startswith("eth_tester"):
-        import ast
-
         message = str(exc.args[0]) if exc.args else ""
         literal = message.removeprefix("execution reverted: ")
         if literal.startswith(("b'", 'b"')):
@@ -119,10 +136,13 @@ def revert_data(exc: BaseException) -> bytes | None:
                 return ast.literal_eval(literal)
             except (ValueError, SyntaxError):
                 return b""
-        from eth_abi import encode
-
-        return function_signature_to_4byte_selector("Error(string)") + encode(["string"], [literal])
+        return _error_string(literal)
     return None
+
+
+def _error_string(reason: str) -> bytes:
+    """The revert data of Solidity's ``Error(string)`` with `reason`."""
+    return function_signature_to_4byte_selector("Error(string)") + abi_encode(["string"], [reason])
 
 
 class ErrorDecoder:
@@ -148,6 +168,22 @@ class ErrorDecoder:
         """The decoded revert for a provider exception, or None if `exc` is not a revert."""
         data = revert_data(exc)
         return None if data is None else self.decode(data, tx_hash)
+
+    def from_rpc_error(self, error: Any, tx_hash: str | None = None) -> ContractRevert | None:
+        """The decoded revert of a JSON-RPC error object (``{"code", "message", "data"}``) of an
+        ``eth_call`` / ``eth_estimateGas``, or None if the error is not a revert."""
+        if not isinstance(error, dict):
+            return None
+        data = error.get("data")
+        if isinstance(data, dict):  # some nodes nest it: {"data": "0x..."}
+            data = data.get("data")
+        if isinstance(data, str) and data.startswith("0x"):
+            return self.decode(data, tx_hash)
+        message = str(error.get("message", ""))
+        if error.get("code") == 3 or message.startswith("execution reverted"):
+            reason = message.removeprefix("execution reverted").removeprefix(": ")
+            return self.decode(_error_string(reason) if reason else b"", tx_hash)
+        return None
 
     def decode(self, data: bytes | str | None, tx_hash: str | None = None) -> ContractRevert:
         if isinstance(data, str):

@@ -16,6 +16,8 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
+from .fsutil import atomic_write
+
 # scrypt work factor: 2**18 is the Web3 Secret Storage default; demo keystores may use less.
 DEFAULT_SCRYPT_N = 2**18
 
@@ -52,11 +54,7 @@ class Keystore:
         account = Account.from_key(private_key)
         encrypted = Account.encrypt(account.key, password, kdf="scrypt", iterations=self.scrypt_n)
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(encrypted, fh)
-        tmp.replace(path)
+        atomic_write(path, json.dumps(encrypted), mode=0o600)
         return account
 
     def load(self, name: str, password: str) -> LocalAccount:

@@ -7,6 +7,24 @@ from dataclasses import dataclass
 # ISO 4217 minor-unit exponents for the currencies the network settles in.
 MINOR_UNITS: dict[str, int] = {"USD": 2, "EUR": 2, "CNY": 2, "GBP": 2, "SGD": 2, "JPY": 0, "KWD": 3}
 
+#: The largest amount the API accepts for one money value: 10^15 major units (a quadrillion: far
+#: above any trade), and in any case below 2^96 minor units, so sums of many amounts stay far
+#: inside uint256 and every value fits the read model exactly.
+MAX_MAJOR_UNITS = 10**15
+MAX_MINOR_UNITS = 2**96 - 1
+
+_ASCII_DIGITS = frozenset("0123456789")
+
+
+def max_minor(currency: str) -> int:
+    """The largest amount of `currency`, in minor units, that the API accepts."""
+    return min(MAX_MAJOR_UNITS * 10 ** MINOR_UNITS[currency], MAX_MINOR_UNITS)
+
+
+def is_ascii_digits(text: str) -> bool:
+    """Only 0-9 (``str.isdigit`` also accepts Arabic-Indic, full-width, superscript digits...)."""
+    return bool(text) and all(c in _ASCII_DIGITS for c in text)
+
 
 class MoneyError(ValueError):
     pass
@@ -31,7 +49,7 @@ class Money:
             raise MoneyError(f"unknown currency {currency!r}")
         neg = text.startswith("-")
         whole, _, frac = text.lstrip("-").replace(",", "").partition(".")
-        if not whole.isdigit() or (frac and not frac.isdigit()) or len(frac) > digits:
+        if not is_ascii_digits(whole) or (frac and not is_ascii_digits(frac)) or len(frac) > digits:
             raise MoneyError(f"{text!r} is not an amount in {currency} (max {digits} decimals)")
         minor = int(whole) * 10**digits + int(frac.ljust(digits, "0") or 0)
         return cls(currency, -minor if neg else minor)

@@ -12,13 +12,14 @@ See ``engine`` for the following/reorg/rollback design and ``projection`` for th
 contract.
 """
 from .db import DEFAULT_URL, create_db_engine
-from .engine import Checkpoint, ContractSpec, Indexer, IndexerMetrics
+from .engine import Checkpoint, ContractFactory, ContractSpec, Indexer, IndexerMetrics
 from .migrate import alembic_config, upgrade
 from .projection import IndexedEvent, Projection, ProjectionContext
 from .types import JSONType, Uint256
 
 __all__ = [
     "Checkpoint",
+    "ContractFactory",
     "ContractSpec",
     "DEFAULT_URL",
     "IndexedEvent",

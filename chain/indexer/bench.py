@@ -14,9 +14,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .devchain import Anvil, compile_contract, deploy
+from ..anvil import Anvil, deploy_unlocked
+from ..compiler import compile_source
 from .engine import ContractSpec, Indexer
 from .migrate import upgrade
+from .projections import Erc20Projection
 
 BENCH_EMITTER = """
 // SPDX-License-Identifier: MIT
@@ -41,12 +43,10 @@ def bench_catch_up(
     with_projection: bool = True,
 ) -> dict[str, Any]:
     """Index ``n_events`` synthetic events from block 0 and return the measured rates."""
-    from .projections import Erc20Projection
-
-    abi, bytecode = compile_contract(BENCH_EMITTER, "BenchEmitter")
-    with Anvil(["--gas-limit", "100000000"]) as node, tempfile.TemporaryDirectory() as tmp:
+    abi, bytecode = compile_source(BENCH_EMITTER, "BenchEmitter")
+    with Anvil(free_gas=False, gas_limit=100_000_000) as node, tempfile.TemporaryDirectory() as tmp:
         w3 = node.w3
-        contract, start = deploy(w3, abi, bytecode)
+        contract, start = deploy_unlocked(w3, abi, bytecode)
         t0 = time.perf_counter()
         left, seed = n_events, 0
         sender = w3.eth.accounts[0]

@@ -14,12 +14,21 @@ Projections never see the JSON form: both the live path and the replay path hand
 ``json_to_native(abi, args_json)``, so a projection gets the exact same Python values
 (ints, bytes, checksummed str, dicts, lists) whether an event comes from the node or from the
 ``events`` table. That is what makes replay deterministic.
+
+Strings are stored as the chain gave them, except for the characters a database cannot hold:
+PostgreSQL refuses NUL (``\u0000``) in ``text`` and ``jsonb`` (``UntranslatableCharacter``),
+and no UTF-8 column holds a lone surrogate. Any contract can emit such a string (a NUL-bearing
+invoice number once stopped the PostgreSQL indexer for good), so :func:`storable_text`
+replaces each of them with U+FFFD in ``events.args`` (and hence in every projection, on both
+paths alike); the engine then keeps the log's raw ``topics`` and ``data`` with the row, so the
+exact value stays recoverable (:func:`has_unstorable` says when).
 """
 from __future__ import annotations
 
 import base64
 import datetime as _dt
 import functools
+import re
 from decimal import Decimal
 from typing import Any, Mapping, Sequence
 
@@ -29,6 +38,33 @@ from eth_utils.abi import collapse_if_tuple
 
 #: EIP-55 checksumming costs a keccak; a followed contract sees the same few addresses often.
 to_checksum_address = functools.lru_cache(maxsize=1 << 16)(_to_checksum_address)
+
+
+#: what no database column can store: NUL (PostgreSQL) and lone surrogates (not UTF-8)
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
+
+
+def storable_text(text: str) -> str:
+    """`text` with every character a database cannot store replaced by U+FFFD (length kept)."""
+    return _UNSTORABLE.sub(REPLACEMENT, text) if _UNSTORABLE.search(text) else text
+
+
+def ascii_code(raw: bytes) -> str:
+    """A fixed-size ASCII code (``bytes3`` currency, ``bytes20`` LEI...) as storable text: trailing
+    NUL padding dropped, non-ASCII bytes and inner NULs as U+FFFD."""
+    return storable_text(bytes(raw).rstrip(b"\x00").decode("ascii", errors="replace"))
+
+
+def has_unstorable(value: Any) -> bool:
+    """Whether a decoded value holds a string :func:`storable_text` would change."""
+    if isinstance(value, str):
+        return _UNSTORABLE.search(value) is not None
+    if isinstance(value, Mapping):
+        return any(has_unstorable(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(has_unstorable(v) for v in value)
+    return False
 
 
 def _is_dynamic_for_topic(param: Mapping[str, Any]) -> bool:
@@ -68,7 +104,7 @@ def value_to_json(param: Mapping[str, Any], value: Any, *, indexed: bool = False
     if t == "bool":
         return bool(value)
     if t == "string":
-        return str(value)
+        return storable_text(str(value))
     if t.startswith("bytes"):
         return _hex(value)
     raise ValueError(f"unsupported ABI type {t!r}")
@@ -179,12 +215,37 @@ def event_signature(event_abi: Mapping[str, Any]) -> str:
     return f"{event_abi['name']}({types})"
 
 
+_ZERO_WORD = bytes(32)
+
+
+def _word_decoder(abi_type: str):
+    """A decoder of one 32-byte word of an elementary static ABI type, giving what eth_abi gives,
+    or None for a word eth_abi would refuse (bad padding, out of range): the caller then lets
+    eth_abi decode it (and raise). None for a type it does not handle."""
+    if abi_type == "address":
+        return lambda w: "0x" + w[12:].hex() if w[:12] == _ZERO_WORD[:12] else None
+    if abi_type == "bool":
+        return lambda w: (w[31] == 1) if w[:31] == _ZERO_WORD[:31] and w[31] in (0, 1) else None
+    if abi_type.startswith("uint") and abi_type[4:].isdigit():
+        bound = 1 << int(abi_type[4:])
+        return lambda w: v if (v := int.from_bytes(w, "big")) < bound else None
+    if abi_type.startswith("int") and abi_type[3:].isdigit():
+        half = 1 << (int(abi_type[3:]) - 1)
+        return lambda w: v if -half <= (v := int.from_bytes(w, "big", signed=True)) < half else None
+    if abi_type.startswith("bytes") and abi_type[5:].isdigit() and 1 <= int(abi_type[5:]) <= 32:
+        n = int(abi_type[5:])
+        return lambda w: w[:n] if w[n:] == _ZERO_WORD[n:] else None
+    return None
+
+
 class EventDecoder:
     """Decodes the topics and data of one (non-anonymous) event ABI with eth_abi directly.
 
     Returns ``{arg name: decoded value}`` like web3's ``get_event_data`` (addresses may be
     lowercase, structs are tuples, an indexed dynamic value is its 32-byte topic), several times
-    faster; :func:`args_to_json` normalizes the result."""
+    faster; :func:`args_to_json` normalizes the result. An event whose arguments are all
+    elementary static types (addresses, integers, bools, bytesN: most events) is decoded word by
+    word without eth_abi, with eth_abi's checks (a word it would refuse goes to eth_abi)."""
 
     def __init__(self, event_abi: Mapping[str, Any]):
         self.abi = event_abi
@@ -193,11 +254,31 @@ class EventDecoder:
         self.indexed = [(i, p) for i, p in enumerate(inputs) if p.get("indexed")]
         self.plain = [(i, p) for i, p in enumerate(inputs) if not p.get("indexed")]
         self.plain_types = [collapse_if_tuple(dict(p)) for _, p in self.plain]
+        self._fast = self._fast_path()
+
+    def _fast_path(self) -> tuple[list, list] | None:
+        topic_decoders = []
+        for i, p in self.indexed:
+            dec = bytes if _is_dynamic_for_topic(p) else _word_decoder(p["type"])
+            if dec is None:
+                return None
+            topic_decoders.append((i, dec))
+        word_decoders = []
+        for i, p in self.plain:
+            dec = _word_decoder(p["type"])
+            if dec is None:
+                return None
+            word_decoders.append((i, dec))
+        return topic_decoders, word_decoders
 
     def decode(self, topics: Sequence[bytes], data: bytes) -> dict[str, Any]:
         if len(topics) != 1 + len(self.indexed):
             raise ValueError(f"expected {1 + len(self.indexed)} topics, got {len(topics)}")
-        values: list[Any] = [None] * len(self.names)
+        if self._fast is not None and len(data) == 32 * len(self.plain):
+            values = self._decode_words(topics, data)
+            if values is not None:
+                return dict(zip(self.names, values))
+        values = [None] * len(self.names)
         for (i, p), topic in zip(self.indexed, topics[1:]):
             if _is_dynamic_for_topic(p):
                 values[i] = bytes(topic)
@@ -208,9 +289,29 @@ class EventDecoder:
                 values[i] = v
         return dict(zip(self.names, values))
 
+    def _decode_words(self, topics: Sequence[bytes], data: bytes) -> list[Any] | None:
+        topic_decoders, word_decoders = self._fast  # type: ignore[misc]
+        values: list[Any] = [None] * len(self.names)
+        for (i, dec), topic in zip(topic_decoders, topics[1:]):
+            if dec is bytes:
+                values[i] = bytes(topic)
+                continue
+            if len(topic) != 32 or (v := dec(bytes(topic))) is None:
+                return None
+            values[i] = v
+        data = bytes(data)
+        for k, (i, dec) in enumerate(word_decoders):
+            if (v := dec(data[32 * k:32 * k + 32])) is None:
+                return None
+            values[i] = v
+        return values
+
 
 __all__: Sequence[str] = (
     "EventDecoder",
+    "ascii_code",
+    "has_unstorable",
+    "storable_text",
     "to_checksum_address",
     "value_to_json",
     "value_from_json",

@@ -41,8 +41,22 @@ F is re-applied from the ``events`` table. Both paths give the same state becaus
 are pure functions of the event stream and receive the same native argument values on both paths
 (see ``codec``). ``replay_projections()`` uses the same code to back-fill a newly added projection.
 
+Contracts announced on chain (factories)
+----------------------------------------
+Besides the contracts it is configured with, the indexer follows contracts that a followed
+contract announces (e.g. the settlement token of a new currency, created by the currency
+factory): a :class:`ContractFactory` names the announcing event and turns its arguments into the
+:class:`ContractSpec` to follow from that event's block on. The followed set is *derived*, never
+stored: it is the configured contracts plus what the announcing events kept in ``events`` name.
+So it is exactly as reorg-safe as the raw layer: a batch that discovers a contract fetches that
+contract's logs for the rest of the batch before anything is written, and its in-memory
+additions are dropped if the batch fails; a rollback deletes the announcing events above the fork
+with everything else and the set is derived again; a restart derives it from the stored events.
+
 Limitations: one indexer (one raw stream) per database/schema; anonymous events are stored as
-undecodable; projections must not write outside the ``ctx`` helpers.
+undecodable; projections must not write outside the ``ctx`` helpers; a discovered contract is
+followed from the block of the event announcing it (a factory's CREATE/CREATE2 emits nothing
+earlier).
 """
 from __future__ import annotations
 
@@ -50,7 +64,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from eth_utils import to_checksum_address
 from sqlalchemy import and_, delete, insert, or_, select, update
@@ -61,6 +75,7 @@ from web3.types import RPCEndpoint
 
 from . import codec
 from .db import DEFAULT_URL, create_db_engine
+from .migrate import upgrade
 from .projection import IndexedEvent, Projection, ProjectionContext, apply_undo
 from .schema import blocks, checkpoint, events, undo_log
 
@@ -74,6 +89,18 @@ class ContractSpec:
     name: str
     address: str
     abi: Sequence[Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class ContractFactory:
+    """Follow the contracts a followed contract announces: each ``event`` of the contract named
+    ``contract`` gives, through ``spec(args)`` (native event arguments; a pure function, None to
+    skip), the contract to follow from that event's block on, or several (a list: an ABS pool
+    announces its two tranche tokens). See the module notes."""
+
+    contract: str
+    event: str
+    spec: Callable[[Mapping[str, Any]], "ContractSpec | Sequence[ContractSpec] | None"]
 
 
 @dataclass
@@ -155,6 +182,7 @@ class Indexer:
     :param batch_size: maximum blocks per batch / transaction.
     :param undo_retention: blocks below ``checkpoint - undo_retention`` lose their undo records;
         a reorg deeper than that is handled by replay.
+    :param factories: contracts that announce further contracts to follow (see the module notes).
     """
 
     def __init__(
@@ -172,6 +200,7 @@ class Indexer:
         header_batch: int = 200,
         auto_migrate: bool = False,
         logger: logging.Logger | None = None,
+        factories: Iterable[ContractFactory] = (),
     ):
         if confirmations < 0 or batch_size < 1 or undo_retention < 0 or start_block < 0:
             raise ValueError("invalid indexer parameters")
@@ -195,14 +224,15 @@ class Indexer:
             self._add_contract(spec)
         if not self._followed:
             raise ValueError("no contracts to follow")
-        self._addresses = [f.address for f in self._followed.values()]
+        self._configured = dict(self._followed)
+        self._factories = {(f.contract, f.event): f for f in factories}
+        self._discovered_loaded = False
+        self._refresh_addresses()
         tables = [t for p in self.projections for t in p.tables]
         if len({t.name for t in tables}) != len(tables):
             raise ValueError("two projections declare the same table")
         self._projection_tables = tables
         if auto_migrate:
-            from .migrate import upgrade
-
             upgrade(self.engine)
 
     # ------------------------------------------------------------------ configuration
@@ -219,6 +249,50 @@ class Indexer:
             f.by_topic[_hex(Web3.keccak(text=sig))] = et
             f.by_signature[sig] = et
         self._followed[address.lower()] = f
+
+    def _refresh_addresses(self) -> None:
+        self._addresses = [f.address for f in self._followed.values()]
+
+    def followed(self) -> dict[str, str]:
+        """Every followed contract: checksummed address -> name (configured and discovered)."""
+        self._ensure_discovered()
+        return {f.address: f.name for f in self._followed.values()}
+
+    # ------------------------------------------------------------------ discovered contracts
+    def _announced(self, ev: IndexedEvent) -> list[ContractSpec]:
+        """The contracts `ev` announces, if it is a factory event, that are not followed yet."""
+        factory = self._factories.get((ev.contract, ev.event))
+        if factory is None:
+            return []
+        specs = factory.spec(ev.args)
+        if specs is None:
+            return []
+        if isinstance(specs, ContractSpec):
+            specs = [specs]
+        return [s for s in specs if s.address.lower() not in self._followed]
+
+    def _ensure_discovered(self) -> None:
+        if not self._discovered_loaded:
+            self._load_discovered()
+
+    def _load_discovered(self) -> None:
+        """Derive the followed set again: the configured contracts plus every contract announced
+        by the stored events (in chain order, so that a discovered factory's events decode)."""
+        self._followed = dict(self._configured)
+        if self._factories:
+            announcing = or_(*(and_(events.c.contract == c, events.c.event == e) for c, e in self._factories))
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(events, blocks.c.timestamp)
+                    .join(blocks, blocks.c.number == events.c.block_number)
+                    .where(announcing)
+                    .order_by(events.c.block_number, events.c.log_index)
+                ).mappings().all()
+            for r in rows:
+                for spec in self._announced(self._event_from_row(r)):
+                    self._add_contract(spec)
+        self._refresh_addresses()
+        self._discovered_loaded = True
 
     # ------------------------------------------------------------------ public API
     def stop(self) -> None:
@@ -258,6 +332,7 @@ class Indexer:
         target = head - self.confirmations
         self.metrics.chain_head = head
         self.metrics.last_poll_at = time.time()
+        self._ensure_discovered()
         if not self._startup_verified:
             self._verify_checkpoint()
             self._startup_verified = True
@@ -295,12 +370,14 @@ class Indexer:
             for t in (undo_log, events, blocks):
                 conn.execute(delete(t))
             conn.execute(delete(checkpoint).where(checkpoint.c.name == self.name))
+        self._load_discovered()
         self.log.info("indexer %s: read model dropped, rebuilding from %d", self.name, self.start_block)
         return self.sync()
 
     def replay_projections(self) -> int:
         """Rebuild the projection tables from the stored raw events (no RPC). Use after adding a
         projection to an existing read model. Returns the number of events applied."""
+        self._ensure_discovered()
         with self.engine.begin() as conn:
             cp = self._load_checkpoint(conn)
             if cp is None:
@@ -376,17 +453,18 @@ class Indexer:
                               blk["parentHash"].lower(), int(blk["timestamp"], 16)))
         return out
 
-    def _fetch_logs(self, a: int, b: int) -> list[Any]:
+    def _fetch_logs(self, a: int, b: int, addresses: Sequence[str] | None = None) -> list[Any]:
+        addresses = self._addresses if addresses is None else list(addresses)
         try:
             return list(self._rpc(
-                "eth_getLogs", [{"fromBlock": hex(a), "toBlock": hex(b), "address": self._addresses}]
+                "eth_getLogs", [{"fromBlock": hex(a), "toBlock": hex(b), "address": addresses}]
             ))
         except Web3RPCError as exc:  # node refuses: too many results / range limit
             if b <= a:
                 raise
             mid = (a + b) // 2
             self.log.debug("eth_getLogs %d-%d refused (%s); splitting", a, b, exc)
-            return self._fetch_logs(a, mid) + self._fetch_logs(mid + 1, b)
+            return self._fetch_logs(a, mid, addresses) + self._fetch_logs(mid + 1, b, addresses)
 
     # ------------------------------------------------------------------ decoding
     def _decode(self, lg: Mapping[str, Any], ts: int) -> tuple[dict[str, Any], IndexedEvent | None]:
@@ -418,6 +496,10 @@ class Indexer:
                                  row["log_index"], exc)
             else:
                 row.update(event=et.name, signature=et.signature, args=args_json)
+                if codec.has_unstorable(decoded):  # args hold U+FFFD for them: keep the exact log too
+                    self.log.warning("%s log at %s/%s has characters no database stores; args keep U+FFFD, "
+                                     "the raw log is kept", f.name, row["block_number"], row["log_index"])
+                    row.update(topics=topics, data=lg["data"].lower())
                 return row, IndexedEvent(
                     row["block_number"], row["log_index"], row["tx_hash"], row["tx_index"],
                     row["block_hash"], ts, f.name, f.address, et.name, et.signature, native,
@@ -440,38 +522,34 @@ class Indexer:
             if cur.parent_hash != prev.hash:
                 raise ChainMovedError(f"headers {prev.number}-{cur.number} do not chain")
         by_number = {h.number: h for h in headers}
-        logs = self._fetch_logs(a, b)
-        rows: list[dict[str, Any]] = []
-        decoded: list[IndexedEvent] = []
-        for lg in sorted(logs, key=lambda x: (int(x["blockNumber"], 16), int(x["logIndex"], 16))):
-            h = by_number.get(int(lg["blockNumber"], 16))
-            if h is None or lg["blockHash"].lower() != h.hash or lg.get("removed"):
-                raise ChainMovedError(f"log of block {lg['blockNumber']} is not on fetched chain")
-            if lg["address"].lower() not in self._followed:
-                continue
-            row, ev = self._decode(lg, h.timestamp)
-            rows.append(row)
-            if ev is not None:
-                decoded.append(ev)
-
-        with self.engine.begin() as conn:
-            # Guard against a concurrent writer having moved the checkpoint meanwhile.
-            current = self._load_checkpoint(conn)
-            if (current.block_number if current else None) != (cp.block_number if cp else None):
-                raise ChainMovedError("checkpoint moved under us (second indexer on this DB?)")
-            floor = cp.undo_floor if cp else self.start_block
-            conn.execute(insert(blocks), [
-                {"number": h.number, "hash": h.hash, "parent_hash": h.parent_hash,
-                 "timestamp": h.timestamp} for h in headers
-            ])
-            if rows:
-                conn.execute(insert(events), rows)
-            self._apply_projections(conn, decoded, record_from=floor)
-            new_floor = max(floor, b - self.undo_retention + 1)
-            if new_floor > floor:
-                conn.execute(delete(undo_log).where(undo_log.c.block_number < new_floor))
-            self._write_checkpoint(conn, b, headers[-1].hash, new_floor)
-            self.before_commit(conn, a, b)
+        before = dict(self._followed)
+        try:
+            rows, decoded = self._decode_range(self._fetch_logs(a, b), by_number, b)
+            with self.engine.begin() as conn:
+                # Guard against a concurrent writer having moved the checkpoint meanwhile.
+                current = self._load_checkpoint(conn)
+                if (current.block_number if current else None) != (cp.block_number if cp else None):
+                    raise ChainMovedError("checkpoint moved under us (second indexer on this DB?)")
+                floor = cp.undo_floor if cp else self.start_block
+                conn.execute(insert(blocks), [
+                    {"number": h.number, "hash": h.hash, "parent_hash": h.parent_hash,
+                     "timestamp": h.timestamp} for h in headers
+                ])
+                if rows:
+                    conn.execute(insert(events), rows)
+                self._apply_projections(conn, decoded, record_from=floor)
+                new_floor = max(floor, b - self.undo_retention + 1)
+                if new_floor > floor:
+                    conn.execute(delete(undo_log).where(undo_log.c.block_number < new_floor))
+                self._write_checkpoint(conn, b, headers[-1].hash, new_floor)
+                self.before_commit(conn, a, b)
+        except BaseException:
+            self._followed = before  # contracts discovered by a batch that was not committed
+            self._refresh_addresses()
+            raise
+        if len(self._followed) != len(before):
+            self.log.info("indexer %s: following %d contract(s) announced in blocks %d-%d", self.name,
+                          len(self._followed) - len(before), a, b)
         m = self.metrics
         m.events_indexed += len(decoded)
         m.undecodable_logs += len(rows) - len(decoded)
@@ -482,6 +560,34 @@ class Indexer:
             m.lag_blocks = m.chain_head - b
         self.log.debug("indexer %s: blocks %d-%d, %d events", self.name, a, b, len(rows))
         return len(headers)
+
+    def _decode_range(self, logs: list[Any], by_number: Mapping[int, Header], last: int
+                      ) -> tuple[list[dict[str, Any]], list[IndexedEvent]]:
+        """Raw rows and decoded events of a batch's logs, in chain order. A contract announced by
+        one of them (a factory event) is followed at once: its logs up to ``last`` are fetched
+        and the batch is decoded again with them."""
+        while True:
+            rows: list[dict[str, Any]] = []
+            decoded: list[IndexedEvent] = []
+            announced: dict[str, tuple[ContractSpec, int]] = {}
+            for lg in sorted(logs, key=lambda x: (int(x["blockNumber"], 16), int(x["logIndex"], 16))):
+                h = by_number.get(int(lg["blockNumber"], 16))
+                if h is None or lg["blockHash"].lower() != h.hash or lg.get("removed"):
+                    raise ChainMovedError(f"log of block {lg['blockNumber']} is not on fetched chain")
+                if lg["address"].lower() not in self._followed:
+                    continue
+                row, ev = self._decode(lg, h.timestamp)
+                rows.append(row)
+                if ev is not None:
+                    decoded.append(ev)
+                    for spec in (self._announced(ev) if self._factories else ()):
+                        announced.setdefault(spec.address.lower(), (spec, ev.block_number))
+            if not announced:
+                return rows, decoded
+            for spec, first in announced.values():
+                self._add_contract(spec)
+                logs = logs + self._fetch_logs(first, last, [to_checksum_address(spec.address)])
+            self._refresh_addresses()
 
     def before_commit(self, conn: Connection, first_block: int, last_block: int) -> None:
         """Hook run inside the batch transaction after every row is written, just before
@@ -496,7 +602,7 @@ class Indexer:
             for p in self.projections:
                 if p.handles(ev):
                     p.apply(ctx, ev)
-        ctx.flush_undo()
+        ctx.flush()
 
     # ------------------------------------------------------------------ reorgs
     def _verify_checkpoint(self) -> None:
@@ -558,6 +664,7 @@ class Indexer:
                 self._write_checkpoint(conn, fork, fork_hash, min(floor, fork + 1))
             else:
                 conn.execute(delete(checkpoint).where(checkpoint.c.name == self.name))
+        self._load_discovered()  # contracts announced above the fork are no longer followed
         self.metrics.blocks_rolled_back += dropped
         self.metrics.last_indexed_block = fork if fork >= self.start_block else None
         self.log.warning("indexer %s: rolled back %d block(s) to %d by %s",
@@ -597,7 +704,7 @@ class Indexer:
                         p.apply(ctx, ev)
                 applied += 1
             last = (chunk[-1]["block_number"], chunk[-1]["log_index"])
-        ctx.flush_undo()
+        ctx.flush()
         return applied, floor
 
     def _event_from_row(self, r: Mapping[str, Any]) -> IndexedEvent:

@@ -16,6 +16,8 @@ from typing import Iterable
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -61,9 +63,6 @@ def downgrade(target: str | Engine, revision: str, *, extra_version_locations=()
 
 def current_heads(target: str | Engine) -> set[str]:
     """Revisions the database is at (empty set if never migrated)."""
-    from alembic.runtime.migration import MigrationContext
-    from sqlalchemy import create_engine
-
     engine = target if isinstance(target, Engine) else create_engine(target)
     try:
         with engine.connect() as conn:

@@ -10,14 +10,17 @@ same result as incremental indexing.
 """
 from __future__ import annotations
 
+import copy
+import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
-from sqlalchemy import Table, and_, bindparam, delete, insert, select, update
+from sqlalchemy import JSON, Boolean, Integer, String, Table, and_, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from . import codec
 from .schema import undo_log
+from .types import Uint256
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,91 @@ def _key_of(table: Table, row: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(f"{table.name}: primary key column {exc} missing") from exc
 
 
+_pk_specs: dict[Any, tuple[tuple[str, Any], ...]] = {}
+
+
+def _pk_tuple(table: Table, key: Mapping[str, Any]) -> tuple:
+    """A row's primary key as the cache's key, each value as the database would compare it."""
+    spec = _pk_specs.get(table)
+    if spec is None:
+        spec = _pk_specs[table] = tuple((c.name, _normaliser(c)) for c in table.primary_key.columns)
+    try:
+        return tuple(fn(key[name]) if key[name] is not None else None for name, fn in spec)
+    except KeyError as exc:  # pragma: no cover - programming error in a projection
+        raise ValueError(f"{table.name}: primary key column {exc} missing") from exc
+
+
+def _pk_params(table: Table, image: Mapping[str, Any]) -> dict[str, Any]:
+    """The key parameters (``k_<column>``) of a full row image."""
+    return {"k_" + c.name: image[c.name] for c in table.primary_key.columns}
+
+
+def _as_int(v: Any) -> Any:
+    if isinstance(v, int):
+        return int(v)  # bool and IntEnum as the plain int the database returns
+    if isinstance(v, str):
+        try:
+            return int(v)
+        except ValueError:
+            return v
+    return v
+
+
+def _as_str(v: Any) -> Any:
+    return str(int(v)) if isinstance(v, int) and not isinstance(v, bool) else v
+
+
+def _as_json(v: Any) -> Any:
+    return json.loads(json.dumps(v))
+
+
+def _normaliser(column: Any):
+    t = column.type
+    if isinstance(t, (Uint256, Integer)):
+        return _as_int
+    if isinstance(t, Boolean):
+        return lambda v: bool(v) if isinstance(v, int) else v
+    if isinstance(t, JSON):
+        return _as_json
+    if isinstance(t, String):
+        return _as_str
+    return lambda v: v
+
+
+_normalisers: dict[Any, Any] = {}
+
+
+def _normal(column: Any, value: Any) -> Any:
+    """`value` as the database returns it from `column` (an image the cache can hand out)."""
+    if value is None:
+        return None
+    fn = _normalisers.get(column)
+    if fn is None:
+        fn = _normalisers[column] = _normaliser(column)
+    return fn(value)
+
+
+def _complete(table: Table, row: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The full image of an inserted row (absent columns NULL), or None when the database fills
+    one of them (a server default): then only the database knows the row."""
+    out = {}
+    for c in table.columns:
+        if c.name in row:
+            out[c.name] = _normal(c, row[c.name])
+        elif c.server_default is not None or c.default is not None:
+            return None
+        else:
+            out[c.name] = None
+    if len(row) > len(out) or any(k not in out for k in row):
+        raise ValueError(f"{table.name}: no column(s) {sorted(set(row) - set(out))}")
+    return out
+
+
+def _copy(image: Mapping[str, Any]) -> dict[str, Any]:
+    """A row image a projection may change (JSON values copied: the cache keeps its own)."""
+    return {k: copy.deepcopy(v) if isinstance(v, (list, dict)) else v for k, v in image.items()}
+
+
 def _where(table: Table, key: Mapping[str, Any]):
     return and_(*(table.c[k] == v for k, v in key.items()))
 
@@ -101,49 +189,119 @@ def _kparams(table: Table, key: Mapping[str, Any]) -> dict[str, Any]:
     return {"k_" + c.name: key[c.name] for c in pk}
 
 
+class _Row:
+    """A projection row as the batch sees it: ``base`` is the image in the database (as of the
+    last flush; None = absent), ``current`` the image after the batch's writes so far."""
+
+    __slots__ = ("base", "current")
+
+    def __init__(self, base: dict[str, Any] | None, current: dict[str, Any] | None):
+        self.base = base
+        self.current = current
+
+
 class ProjectionContext:
-    """Write access for projections inside the indexer's batch transaction, with undo logging."""
+    """Write access for projections inside the indexer's batch transaction, with undo logging.
+
+    Writes are applied to an in-memory image of the rows the batch touches and reach the
+    database in bulk (:meth:`flush`: per table, the deletes, then the updates grouped by the
+    columns they change, then the inserts, each one ``executemany``), so a row written many
+    times in a batch (a balance) is written once, and a row read after being written needs no
+    SELECT. Reads through :meth:`get` see the batch's writes; any other read goes through
+    :attr:`conn`, which flushes the pending writes first, so it sees them too. The end result in
+    the database, the undo records and the errors (a duplicate insert is refused by the
+    database) are those of writing each row at once."""
+
+    #: flush and forget the cached images beyond this many rows (a replay touches everything)
+    max_cached_rows = 50_000
 
     def __init__(self, conn: Connection, tables: Iterable[Table], *, record_from_block: int):
-        self.conn = conn
+        self._conn = conn
         self._tables = {t.name: t for t in tables}
         self._record_from = record_from_block
-        self._seen: set[tuple[int, str, str]] = set()
+        self._seen: set[tuple[int, str, tuple]] = set()
         self._undo_rows: list[dict[str, Any]] = []
-        self._last_read: dict[tuple[str, str], dict[str, Any] | None] = {}
+        self._rows: dict[str, dict[tuple, _Row]] = {name: {} for name in self._tables}
+        self._dirty: dict[str, dict[tuple, _Row]] = {name: {} for name in self._tables}
+        self._n_dirty = 0
+        self._n_cached = 0
         self.block_number: int = -1  # block of the event being applied (set by the engine)
+
+    @property
+    def conn(self) -> Connection:
+        """The batch's connection, for reads the helpers do not offer; the pending writes are
+        flushed first, so the read sees them."""
+        self.flush_writes()
+        return self._conn
 
     # -- reads ---------------------------------------------------------------------------
     def get(self, table: Table, key: Mapping[str, Any]) -> dict[str, Any] | None:
-        """The row with primary key ``key``, or None."""
-        row = self.conn.execute(_stmt("select", table), _kparams(table, key)).mappings().first()
-        result = dict(row) if row is not None else None
-        if table.name in self._tables:
-            # remembered until the next write of this key: the usual read-modify-write then
-            # needs no second SELECT for its undo record
-            self._last_read[(table.name, _stable(codec.encode_row(key)))] = (
-                dict(result) if result is not None else None
-            )
-        return result
+        """The row with primary key ``key``, or None (the batch's writes included)."""
+        if table.name not in self._tables:
+            self.flush_writes()
+            row = self._conn.execute(_stmt("select", table), _kparams(table, key)).mappings().first()
+            return dict(row) if row is not None else None
+        current = self._entry(table, key).current
+        return _copy(current) if current is not None else None
+
+    def _entry(self, table: Table, key: Mapping[str, Any]) -> _Row:
+        """The cached image of ``key`` (read from the database on first use)."""
+        pk = _pk_tuple(table, key)
+        entry = self._rows[table.name].get(pk)
+        if entry is None:
+            found = self._conn.execute(_stmt("select", table), _kparams(table, key)).mappings().first()
+            image = dict(found) if found is not None else None
+            entry = self._rows[table.name][pk] = _Row(image, image)
+            self._n_cached += 1
+        return entry
 
     # -- writes --------------------------------------------------------------------------
     def insert(self, table: Table, row: Mapping[str, Any]) -> None:
+        key = _key_of(table, row)
+        self._check(table)
+        pk = _pk_tuple(table, key)
+        entry = self._rows[table.name].get(pk)
+        if entry is not None and entry.current is not None:
+            # the row exists: the database refuses the insert (IntegrityError), as it would have
+            self.flush_writes()
+            self._conn.execute(_stmt("insert", table), dict(row))
+            self._forget(table, pk)  # pragma: no cover - only if the database accepted it
         # If the INSERT succeeds the row did not exist before it, so no SELECT is needed.
-        self._record(table, _key_of(table, row), known_absent=True)
-        self.conn.execute(_stmt("insert", table), dict(row))
+        self._record(table, key, known_absent=True)
+        full = _complete(table, row)
+        if full is None:  # a column the database fills (server default): write it now, read it back later
+            self.flush_writes()
+            self._conn.execute(_stmt("insert", table), dict(row))
+            self._forget(table, pk)
+            return
+        if entry is None:
+            entry = self._rows[table.name][pk] = _Row(None, full)  # assumed absent; the database checks
+            self._n_cached += 1
+        else:
+            entry.current = full
+        self._touch(table, pk, entry)
 
     def update(self, table: Table, key: Mapping[str, Any], values: Mapping[str, Any]) -> None:
-        """Update non-key columns of an existing row (delete + insert to change a key)."""
+        """Update non-key columns of an existing row (delete + insert to change a key); an
+        absent row stays absent."""
         if any(c.name in values for c in table.primary_key.columns):
             raise ValueError(f"{table.name}: update() cannot change primary key columns")
+        unknown = [c for c in values if c not in table.c]
+        if unknown:
+            raise ValueError(f"{table.name}: no column(s) {unknown}")
         self._record(table, key)
-        params = _kparams(table, key)
-        params.update({"v_" + c: v for c, v in values.items()})
-        self.conn.execute(_stmt("update", table, tuple(sorted(values))), params)
+        entry = self._entry(table, key)
+        if entry.current is None:
+            return
+        entry.current = {**entry.current, **{c: _normal(table.c[c], v) for c, v in values.items()}}
+        self._touch(table, _pk_tuple(table, key), entry)
 
     def delete(self, table: Table, key: Mapping[str, Any]) -> None:
         self._record(table, key)
-        self.conn.execute(_stmt("delete", table), _kparams(table, key))
+        entry = self._entry(table, key)
+        if entry.current is not None:
+            entry.current = None
+            self._touch(table, _pk_tuple(table, key), entry)
 
     def upsert(self, table: Table, key: Mapping[str, Any], values: Mapping[str, Any]) -> None:
         """Insert ``key | values`` or update ``values`` of the existing row."""
@@ -153,28 +311,82 @@ class ProjectionContext:
         else:
             self.update(table, key, {k: v for k, v in values.items() if k not in key})
 
+    def _check(self, table: Table) -> None:
+        if table.name not in self._tables:
+            raise ValueError(f"projection wrote table {table.name!r} it does not declare")
+
+    def _touch(self, table: Table, pk: tuple, entry: _Row) -> None:
+        dirty = self._dirty[table.name]
+        if pk not in dirty:
+            dirty[pk] = entry
+            self._n_dirty += 1
+            if self._n_dirty >= self.max_cached_rows:
+                self.flush_writes()
+
+    def _forget(self, table: Table, pk: tuple) -> None:
+        if self._rows[table.name].pop(pk, None) is not None:
+            self._n_cached -= 1
+        if self._dirty[table.name].pop(pk, None) is not None:
+            self._n_dirty -= 1
+
+    # -- flushing ------------------------------------------------------------------------
+    def flush_writes(self) -> int:
+        """Write the batch's pending row changes (see the class notes). Returns the rows written."""
+        if not self._n_dirty:
+            return 0
+        written = 0
+        for name, dirty in self._dirty.items():
+            if not dirty:
+                continue
+            table = self._tables[name]
+            deletes, inserts = [], []
+            updates: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+            for pk, entry in dirty.items():
+                base, current = entry.base, entry.current
+                if base is None and current is not None:
+                    inserts.append(current)
+                elif base is not None and current is None:
+                    deletes.append(_pk_params(table, base))
+                elif base is not None and current is not None:
+                    changed = tuple(sorted(c for c, v in current.items() if base.get(c, _MISSING) != v))
+                    if changed:
+                        params = _pk_params(table, current)
+                        params.update({"v_" + c: current[c] for c in changed})
+                        updates.setdefault(changed, []).append(params)
+                entry.base = current
+            if deletes:
+                self._conn.execute(_stmt("delete", table), deletes)
+            for cols, params in updates.items():
+                self._conn.execute(_stmt("update", table, cols), params)
+            if inserts:
+                self._conn.execute(_stmt("insert", table), inserts)
+            written += len(deletes) + len(inserts) + sum(len(p) for p in updates.values())
+            dirty.clear()
+        self._n_dirty = 0
+        if self._n_cached > self.max_cached_rows:
+            for rows in self._rows.values():
+                rows.clear()
+            self._n_cached = 0
+        return written
+
+    def flush(self) -> int:
+        """Write the pending row changes and undo records (the end of a batch). Returns the
+        number of undo records written."""
+        self.flush_writes()
+        return self.flush_undo()
+
     # -- undo ----------------------------------------------------------------------------
     def _record(self, table: Table, key: Mapping[str, Any], known_absent: bool = False) -> None:
         """Record the row image before the current block first touches ``key``."""
-        if table.name not in self._tables:
-            raise ValueError(f"projection wrote table {table.name!r} it does not declare")
-        enc_key = codec.encode_row(key)
-        skey = _stable(enc_key)
-        cached = self._last_read.pop((table.name, skey), _MISSING)
-        self._last_read.clear()  # any other remembered read may be stale after this write
+        self._check(table)
         if self.block_number < self._record_from:
             return
-        marker = (self.block_number, table.name, skey)
+        marker = (self.block_number, table.name, _pk_tuple(table, key))
         if marker in self._seen:
             return
         self._seen.add(marker)
-        if known_absent:
-            prior = None
-        elif cached is not _MISSING:
-            prior = cached
-        else:
-            prior = self.get(table, key)
-            self._last_read.pop((table.name, skey), None)
+        enc_key = codec.encode_row(key)
+        prior = None if known_absent else self._entry(table, key).current
         self._undo_rows.append(
             {
                 "block_number": self.block_number,
@@ -187,7 +399,7 @@ class ProjectionContext:
     def flush_undo(self) -> int:
         n = len(self._undo_rows)
         if n:
-            self.conn.execute(insert(undo_log), self._undo_rows)
+            self._conn.execute(insert(undo_log), self._undo_rows)
             self._undo_rows = []
         return n
 
@@ -196,8 +408,6 @@ _MISSING = object()
 
 
 def _stable(d: Mapping[str, Any]) -> str:
-    import json
-
     return json.dumps(d, sort_keys=True, separators=(",", ":"))
 
 

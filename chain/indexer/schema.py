@@ -18,7 +18,6 @@ from .types import JSONType
 raw_metadata = MetaData()
 
 
-
 blocks = Table(
     "blocks",
     raw_metadata,
@@ -42,7 +41,9 @@ events = Table(
     Column("event", String(128), nullable=True),
     Column("signature", String(512), nullable=True),
     Column("args", JSONType, nullable=True),
-    # Raw log, stored only for undecodable logs (topics: JSON list of 0x-hex, data: 0x-hex).
+    # Raw log, stored for undecodable logs and for logs with strings no database can hold exactly
+    # (NUL, lone surrogates: args has U+FFFD for them, see codec.storable_text).
+    # topics: JSON list of 0x-hex, data: 0x-hex.
     Column("topics", JSONType, nullable=True),
     Column("data", Text, nullable=True),
     Index("ix_events_contract_event", "contract", "event"),
@@ -74,5 +75,3 @@ undo_log = Table(
     Column("prior", JSONType, nullable=True),
     Index("ix_undo_log_block", "block_number"),
 )
-
-RAW_TABLES = (blocks, events, checkpoint, undo_log)

@@ -7,12 +7,13 @@ Tables (migration ``0002_erc20``):
 * ``erc20_balances(token, account, amount)`` - current balance per holder; a row is deleted when
   the balance returns to 0, so the table lists current holders only.
 
-Only ``Transfer(address,address,uint256)`` is taken (an ERC-721 ``Transfer`` has an indexed
-``tokenId`` and a different signature, so it is ignored).
+Only ``Transfer(address,address,uint256)`` is taken. An ERC-721 ``Transfer`` has the same
+canonical signature (only its third argument is indexed), so a read model following ERC-721
+contracts too names the ERC-20 contracts (``contracts`` or ``match``).
 """
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Callable, Iterable
 
 from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table
 
@@ -52,20 +53,25 @@ erc20_balances = Table(
 class Erc20Projection(Projection):
     """Maintains ``erc20_transfers`` and ``erc20_balances``.
 
-    ``contracts``: names (as given in the indexer's ContractSpecs) to follow; None = every
-    followed contract that emits an ERC-20 ``Transfer``.
+    ``contracts``: names (as given in the indexer's ContractSpecs) to follow; ``match``: a
+    predicate over the name instead (e.g. every ``SettlementToken:*``, including tokens the indexer
+    discovers later); neither = every followed contract that emits a ``Transfer`` of this
+    signature.
     """
 
     name = "erc20"
     tables = (erc20_transfers, erc20_balances)
 
-    def __init__(self, contracts: Iterable[str] | None = None):
-        self.contracts = frozenset(contracts) if contracts is not None else None
+    def __init__(self, contracts: Iterable[str] | None = None, *, match: Callable[[str], bool] | None = None):
+        if contracts is not None and match is not None:
+            raise ValueError("name the contracts or give a predicate, not both")
+        if contracts is not None:
+            names = frozenset(contracts)
+            match = names.__contains__
+        self.match = match
 
     def handles(self, event: IndexedEvent) -> bool:
-        return event.signature == TRANSFER_SIGNATURE and (
-            self.contracts is None or event.contract in self.contracts
-        )
+        return event.signature == TRANSFER_SIGNATURE and (self.match is None or self.match(event.contract))
 
     def apply(self, ctx: ProjectionContext, event: IndexedEvent) -> None:
         # positional: some tokens name them _from/_to/_value

@@ -1,0 +1,87 @@
+"""The base of every contract client: bind a deployed contract and a signing key, send, read."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Self
+
+from eth_account.signers.local import LocalAccount
+
+from .. import errors
+from ..client import Chain, ViewCall
+from ..tx import PendingTx
+from ._views import view_spec, write_spec
+
+
+class ContractClient:
+    """One deployed contract. Writes sign with the bound local account (``using(account)`` binds
+    another) and raise the Solidity custom error as a Python exception (``chain.errors``)."""
+
+    contract_name: ClassVar[str]
+
+    def __init__(self, chain: Chain, address: str, account: LocalAccount | None = None):
+        self.chain = chain
+        self.contract = chain.contract(self.contract_name, address)
+        self.address = self.contract.address
+        self.account = account
+        self.last_receipt: dict[str, Any] | None = None  # of the latest transaction sent by this client
+
+    def using(self, account: LocalAccount) -> Self:
+        """The same contract, signing with `account`."""
+        return type(self)(self.chain, self.address, account)
+
+    def submit(self, name: str, *args: Any, gas: int | None = None, precheck: bool = True) -> PendingTx:
+        """Send a call of `name` without waiting for it.
+
+        With ``precheck`` (the default) the call is run first: a revert raises the decoded
+        Solidity error and sends nothing. ``precheck=False`` sends at once with the operation's
+        learned gas limit; a revert then surfaces at ``wait()`` (see ``chain.tx``)."""
+        if self.account is None:
+            raise RuntimeError(f"{type(self).__name__} has no signing account: use .using(account)")
+        data = self._calldata(name, args)
+        return self.chain.sender(self.account).submit_raw(self.address, data, gas, precheck=precheck)
+
+    def _calldata(self, name: str, args: tuple[Any, ...]) -> bytes:
+        """ABI-encoded call: cached eth_abi codec, or web3's encoder (overloads, loose argument
+        types it normalises, and its argument errors)."""
+        spec = write_spec(self.contract, name, len(args))
+        if spec is not None:
+            try:
+                return spec.encode(args, self.chain.w3.codec)
+            except Exception:  # an argument eth_abi does not take as is: web3 normalises or explains
+                pass
+        return bytes.fromhex(getattr(self.contract.functions, name)(*args)._encode_transaction_data()[2:])
+
+    def _tx(self, name: str, *args: Any, gas: int | None = None) -> dict[str, Any]:
+        self.last_receipt = self.submit(name, *args, gas=gas).wait()
+        return self.last_receipt
+
+    def _call(self, name: str, *args: Any) -> Any:
+        """A view call at the latest block (see ``_views``)."""
+        spec = view_spec(self.contract, name)
+        return spec.decode(self.chain.call_raw(self.address, spec.encode(args)))
+
+    def view(self, name: str, *args: Any) -> ViewCall:
+        """The view call `name(args)` for ``chain.batch_call`` (decoded like ``_call``)."""
+        spec = view_spec(self.contract, name)
+        return ViewCall(self.address, spec.encode(args), spec.decode)
+
+    def _holder(self, token_id: int) -> str | None:
+        """ERC-721 owner, or None if the token does not exist (burned)."""
+        try:
+            return self._call("ownerOf", token_id)
+        except errors.ERC721NonexistentToken:
+            return None
+
+    def encode(self, name: str, *args: Any) -> bytes:
+        """ABI-encoded call, e.g. for a governance proposal."""
+        return bytes.fromhex(self.contract.encode_abi(name, args=list(args))[2:])
+
+    def events(self, receipt: dict[str, Any], event: str) -> list[dict[str, Any]]:
+        """Decoded `event` logs this contract emitted in `receipt`."""
+        ev = getattr(self.contract.events, event)()
+        topic = bytes.fromhex(ev.topic[2:])
+        out = []
+        for log in receipt["logs"]:
+            if log["address"] == self.address and log["topics"] and bytes(log["topics"][0]) == topic:
+                out.append(dict(ev.process_log(log)["args"]))
+        return out
