@@ -14,10 +14,16 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import httpx
+from eth_account.signers.local import LocalAccount
 
 from chain.anvil import free_port
+from chain.compiler import Artifact
+from chain.deployment import Deployment
+from chain.fsutil import atomic_write
 from chain.keystore import Keystore
-from oracle.feed import CarrierClient
+
+from .chain_port import ABI_CONTRACTS
+from .feed import CarrierClient
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -108,38 +114,36 @@ class OperatorCluster:
     """ORACLE participants as operator processes that know each other as peers.
 
     `keys` maps operator names to their accounts (each is imported into the operator's own
-    encrypted keystore), `carriers` maps carrier ids to their HMAC secrets."""
+    encrypted keystore), `credentials` is the content of the operators' credential file
+    (``oracle.credentials``: carriers bound to LOGISTICS members, FX sources), `overrides` are
+    merged into every operator's config, `ports` fixes an operator's listening port (default: a free one)."""
 
-    def __init__(self, *, keys: dict[str, Any], deployment: Any, rpc_url: str, artifacts: dict[str, Any],
-                 workdir: Path, carriers: dict[str, str], password: str,
+    def __init__(self, *, keys: dict[str, LocalAccount], deployment: Deployment, rpc_url: str,
+                 artifacts: dict[str, Artifact],
+                 workdir: Path, credentials: dict[str, Any], password: str,
                  names: Iterable[str] = ("oracle_1", "oracle_2", "oracle_3"), leader_timeout: float = 2.0,
-                 scrypt_n: int = 2**12):
+                 scrypt_n: int = 2**12, overrides: dict[str, Any] | None = None,
+                 ports: dict[str, int] | None = None):
         tmp = workdir
         self.tmp = tmp
         self.names = list(names)
         deployment_dir = tmp / "deployments"
         self.deployment_file = deployment.save(deployment_dir)
-        # ship the two ABIs the way an operator host would: the daemons then never compile
+        # ship the ABIs the way an operator host would: the daemons then never compile
         abi_files = {}
         tmp.mkdir(parents=True, exist_ok=True)
-        for contract in ("LogisticsOracle", "FxRateStore"):
+        for contract in ABI_CONTRACTS:
             abi_files[contract] = str(tmp / f"{contract}.abi.json")
-            Path(abi_files[contract]).write_text(json.dumps(artifacts[contract].abi))
-        secrets = tmp / "carriers.json"
-        fd = os.open(secrets, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(carriers, fh)
+            atomic_write(abi_files[contract], json.dumps(artifacts[contract].abi), mode=0o644)
+        self.credentials_file = atomic_write(tmp / "credentials.json", json.dumps(credentials), mode=0o600)
         self.ops: dict[str, OperatorProcess] = {}
         for name in self.names:
-            self.ops[name] = OperatorProcess(name, tmp / name, free_port())
+            self.ops[name] = OperatorProcess(name, tmp / name, (ports or {}).get(name) or free_port())
         for name, op in self.ops.items():
             op.workdir.mkdir(parents=True, exist_ok=True)
             ks_dir = op.workdir / "keystore"
             Keystore(ks_dir, scrypt_n=scrypt_n).import_key(name, keys[name].key, password)
-            pw = ks_dir / ".password"
-            fd = os.open(pw, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(password)
+            atomic_write(ks_dir / ".password", password, mode=0o600)
             config = {
                 "name": name,
                 "listen": {"host": "127.0.0.1", "port": op.port},
@@ -149,7 +153,7 @@ class OperatorCluster:
                           "receipt_timeout_seconds": 15, "abi_files": abi_files},
                 "peers": [{"name": other, "url": o.url, "address": keys[other].address}
                           for other, o in self.ops.items() if other != name],
-                "hmac_secrets_file": str(secrets),
+                "credentials_file": str(self.credentials_file),
                 "leader_timeout_seconds": leader_timeout,
                 "poll_interval_seconds": 0.1,
                 "confirm_poll_seconds": 0.5,
@@ -158,8 +162,9 @@ class OperatorCluster:
                 "delivery_backoff_max_seconds": 2,
                 "submit_backoff_max_seconds": 4,
                 "log_level": "INFO",
+                **(overrides or {}),
             }
-            op.config.write_text(json.dumps(config, indent=2))
+            atomic_write(op.config, json.dumps(config, indent=2), mode=0o600)
 
     def __getitem__(self, name: str) -> OperatorProcess:
         return self.ops[name]

@@ -29,6 +29,23 @@ def configure_logging(settings: OracleSettings) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+#: The interpreter's recursion limit while the operator runs. py_ecc (imported by eth-account) raises
+#: it to 100,000 at import, which turns deep recursion (a JSON body of 100,000 nested arrays, say)
+#: into a C-stack overflow that kills the process (a segfault) instead of a RecursionError. Request
+#: bodies are depth-checked before parsing (``chain.jsonsafe``); this keeps the limit where a
+#: RecursionError is still raised long before the C stack of any thread runs out. Nothing the
+#: operator runs (web3, EIP-712 signing, pydantic, SQLAlchemy) recurses this deep.
+RECURSION_LIMIT = 4000
+
+
+def limit_recursion(limit: int = RECURSION_LIMIT) -> None:
+    """Set the recursion limit back to a sane value: call it *after* the operator's stack (web3,
+    eth-account, hence py_ecc) is imported, since the import is what raised it."""
+    if sys.getrecursionlimit() != limit:
+        logging.getLogger("oracle.daemon").debug("recursion limit %d -> %d", sys.getrecursionlimit(), limit)
+        sys.setrecursionlimit(limit)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m oracle.daemon", description="tradenet oracle operator")
     parser.add_argument("--config", type=Path, required=True, help="operator config (JSON or TOML)")
@@ -40,7 +57,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     configure_logging(settings)
     log = logging.getLogger("oracle.daemon")
-    from .node import OperatorNode, load_account  # after logging is set up
+    # imported here on purpose: the operator's stack (web3, uvicorn, SQLAlchemy) loads only once the
+    # config is valid (a bad config exits with 2 at once) and after logging is configured
+    from .node import OperatorNode, load_account
+
+    limit_recursion()
 
     try:
         account = load_account(settings.key)

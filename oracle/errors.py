@@ -1,12 +1,14 @@
 """Exception classes of the oracle operator daemon.
 
-Input errors carry what an HTTP problem body (RFC 7807) needs: a status, a short title, a
-detail sentence and, where one field is at fault, its dotted path (``transportCall.location.
-UNLocationCode``). The API turns them into ``application/problem+json`` answers; the replay feed
-logs them.
+Input errors are problems (``chain.problems``): their class names the kind (status, code, title),
+the instance the case (a detail sentence and, where one field is at fault, its dotted path
+``transportCall.location.UNLocationCode``, plus extensions such as the ``errors`` list). The API
+answers them as ``application/problem+json``; the replay feed logs them.
 """
 
 from __future__ import annotations
+
+from chain.problems import ProblemError
 
 
 class OracleError(Exception):
@@ -17,33 +19,21 @@ class ConfigError(OracleError):
     """The operator configuration file is missing, malformed or inconsistent."""
 
 
-class InputError(OracleError):
-    """Input refused with an HTTP status; ``slug`` names the problem type."""
-
-    status: int = 400
-    slug: str = "bad-request"
-    title: str = "Bad request"
-
-    def __init__(self, detail: str, *, field: str | None = None, errors: list[dict] | None = None,
-                 extra: dict | None = None):
-        super().__init__(detail if field is None else f"{field}: {detail}")
-        self.detail = detail
-        self.field = field
-        self.errors = errors
-        self.extra = dict(extra or {})
+class InputError(OracleError, ProblemError):
+    """Input refused with an HTTP status."""
 
 
 class MalformedBody(InputError):
     """The body is not a JSON object (bad JSON, duplicate keys, too large...)."""
 
     status = 400
-    slug = "malformed-body"
+    code = "malformed_body"
     title = "Malformed request body"
 
 
 class BodyTooLarge(InputError):
     status = 413
-    slug = "body-too-large"
+    code = "body_too_large"
     title = "Request body too large"
 
 
@@ -51,7 +41,7 @@ class ValidationFailed(InputError):
     """A field has a wrong type, format or value, or fields contradict each other."""
 
     status = 422
-    slug = "validation-failed"
+    code = "validation_failed"
     title = "Invalid field"
 
 
@@ -59,8 +49,24 @@ class AuthenticationFailed(InputError):
     """Missing, malformed, expired or wrong HMAC signature on a carrier or FX post."""
 
     status = 401
-    slug = "authentication-failed"
+    code = "authentication_failed"
     title = "Authentication failed"
+
+
+class Forbidden(InputError):
+    """Authenticated, but not allowed: a credential of another kind (a carrier's secret on
+    ``/fx-rates``), a carrier whose member account is not an active LOGISTICS member, or an event
+    about another carrier's shipment or party."""
+
+    status = 403
+    code = "forbidden"
+    title = "Not allowed"
+
+
+class NotFound(InputError):
+    status = 404
+    code = "not_found"
+    title = "Not found"
 
 
 class ContentConflict(InputError):
@@ -68,27 +74,35 @@ class ContentConflict(InputError):
     content: the operator never signs two different contents for one subject."""
 
     status = 409
-    slug = "content-conflict"
+    code = "content_conflict"
     title = "Conflicting content"
+
+
+class BatchRefused(InputError):
+    """Some events of a batch were refused: the status of the first refusal, every refused event
+    in ``errors`` and the outcome of each event in ``results``."""
+
+    code = "events_refused"
+    title = "Events refused"
+
+    def __init__(self, detail: str, *, status: int, **kw: object):
+        self.status = status  # type: ignore[misc]  (per instance: the first refusal's)
+        super().__init__(detail, **kw)
 
 
 class SignatureRejected(InputError):
     """A peer signature does not recover to the claimed operator, or the signer is not an operator."""
 
     status = 403
-    slug = "signature-rejected"
+    code = "signature_rejected"
     title = "Signature rejected"
 
 
 class NotReady(InputError):
     status = 503
-    slug = "not-ready"
+    code = "not_ready"
     title = "Operator not ready"
 
 
 class ChainUnavailable(OracleError):
     """The RPC node cannot be reached or answered garbage; the engine retries later."""
-
-
-class SubmissionFailed(OracleError):
-    """A report transaction failed for a reason other than a contract revert."""

@@ -17,11 +17,12 @@ import logging
 import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator
+from urllib.parse import quote
 
 import httpx
 
 from .errors import InputError, MalformedBody
-from .hmac_auth import sign_headers
+from .hmac_auth import sign_headers, sign_request_headers
 from .normalize import canonical_json
 
 log = logging.getLogger(__name__)
@@ -85,18 +86,38 @@ class CarrierClient:
     def post_rate(self, rate: dict[str, Any], **kw: Any) -> httpx.Response:
         return self.post("/fx-rates", rate, **kw)
 
+    def event_status(self, event_id: str) -> httpx.Response:
+        """``GET /events/{eventID}``, signed over ``"GET <path>"``."""
+        path = "/events/" + quote(event_id, safe="")
+        return self._http.get(self.base_url + path, headers=sign_request_headers(self.source, self.secret, "GET", path))
+
+
+def source_secret(path: Path, source: str) -> str:
+    """The secret `source` signs with: `path` holds it alone (one line), or is a credential file
+    (``oracle.credentials``) naming the source; its first secret is used."""
+    text = path.read_text()
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return text.strip()
+    entry = (doc.get("carriers", {}) | doc.get("fxSources", {})).get(source) if isinstance(doc, dict) else None
+    if entry is None or not entry.get("secrets"):
+        raise SystemExit(f"{path} names no secret for {source!r}")
+    first = entry["secrets"][0]
+    return first["secret"] if isinstance(first, dict) else first
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m oracle.feed", description=__doc__.split("\n\n")[0])
     parser.add_argument("file", type=Path, help="JSON lines, one event (or FX observation) per line")
     parser.add_argument("--url", action="append", required=True, help="operator base URL (repeatable)")
     parser.add_argument("--source", required=True, help="carrier / FX source id (X-Tradenet-Carrier)")
-    parser.add_argument("--secret-file", type=Path, required=True, help="JSON secrets file holding the source")
+    parser.add_argument("--secret-file", type=Path, required=True,
+                        help="the source's secret: a file holding it alone, or a credential file naming the source")
     parser.add_argument("--fx", action="store_true", help="the file holds FX observations")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    secret = json.loads(args.secret_file.read_text())[args.source]
-    secret = secret[0] if isinstance(secret, list) else secret
+    secret = source_secret(args.secret_file, args.source)
     clients = [CarrierClient(u, args.source, secret) for u in args.url]
     failures = 0
     for lineno, obj in read_jsonl(args.file):

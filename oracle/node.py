@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import time
 from typing import Any
 
@@ -13,11 +14,15 @@ from chain.keystore import Keystore, read_password
 
 from . import typed_data as td
 from .api import create_app
-from .chain_port import FX_STORE, LOGISTICS, OracleChain, addresses_from_deployment, load_artifacts
+from .chain_port import (DEAL_ENGINE, DEAL_LENS, FX_STORE, LOGISTICS, REGISTRY, OracleChain, addresses_from_deployment,
+                         load_artifacts)
 from .engine import Engine
+from .keeper import DealKeeper
 from .errors import ChainUnavailable, ConfigError
 from .feed import replay_file
-from .hmac_auth import SecretBook
+from .credentials import CredentialStore
+from .membership import MembershipCache
+from .http_server import server_config
 from .peers import PeerClient
 from .service import OperatorService
 from .settings import KeySettings, OracleSettings
@@ -37,11 +42,17 @@ class OperatorNode:
         self.account = account
         addresses = addresses_from_deployment(settings.chain.deployment_file,
                                               {LOGISTICS: settings.chain.logistics_oracle,
-                                               FX_STORE: settings.chain.fx_rate_store},
+                                               FX_STORE: settings.chain.fx_rate_store,
+                                               REGISTRY: settings.chain.registry,
+                                               DEAL_ENGINE: settings.chain.deal_engine,
+                                               DEAL_LENS: settings.chain.deal_lens},
                                               settings.chain.chain_id)
         if addresses.logistics_oracle is None and addresses.fx_rate_store is None:
             raise ConfigError("neither a LogisticsOracle nor an FxRateStore address is configured "
                               "(chain.logistics_oracle / chain.fx_rate_store or the deployment file)")
+        if addresses.registry is None:
+            raise ConfigError("no ParticipantRegistry address (chain.registry or the deployment file's registry): "
+                              "carriers' membership cannot be checked")
         artifacts = load_artifacts(settings.chain.abi_files)
         self.chain = OracleChain(settings.chain.rpc_url, account, addresses, artifacts,
                                  fee_mode=settings.chain.fee_mode,
@@ -56,10 +67,17 @@ class OperatorNode:
         self.store.bind_identity({"operator": account.address, "chain_id": str(chain_id),
                                   **({"logistics_oracle": addresses.logistics_oracle} if addresses.logistics_oracle else {}),
                                   **({"fx_rate_store": addresses.fx_rate_store} if addresses.fx_rate_store else {})})
-        self.secrets = SecretBook.load(settings.hmac_secrets_file)
-        self.service = OperatorService(settings, self.store, account, self.secrets, domains)
+        self.membership = MembershipCache(self.chain, ttl=settings.member_cache_seconds,
+                                          grace=settings.member_grace_seconds)
+        self.credentials = CredentialStore(settings.credentials_file, settings.credentials_check_seconds,
+                                           on_reload=lambda book: self.membership.check_all(book.carriers()))
+        self.service = OperatorService(settings, self.store, account, self.credentials, domains, self.membership)
         self.peers = PeerClient(settings.peers, settings.peer_timeout_seconds)
-        self.engine = Engine(self.service, self.store, self.peers, self.chain)
+        if not self.chain.has_deals:
+            log.warning("no DealEngine / DealLens configured: reports name no deal and no deal is poked (deals "
+                        "are released only when someone pokes them)")
+        self.engine = Engine(self.service, self.store, self.peers, self.chain,
+                             keeper=DealKeeper(self.chain) if self.chain.has_deals else None)
         self.app = create_app(self.service)
         self._server: uvicorn.Server | None = None
 
@@ -79,6 +97,7 @@ class OperatorNode:
         probes: list[Any] = []
         if "shipment" in self.service.domains:
             probes.append(td.ShipmentEvent(b"\x11" * 32, "DEPA", "NLRTM", 1_700_000_000, b"\x22" * 32))
+            probes.append(td.Retraction(b"\x33" * 32, b"\x44" * 32, 1_700_000_000))
         if "fx" in self.service.domains:
             probes.append(td.FxRate("EUR", "USD", 108_420_000, 1_700_000_000))
         for probe in probes:
@@ -107,6 +126,7 @@ class OperatorNode:
 
     def start_background(self) -> None:
         self.check_domains()
+        self.membership.check_all(self.credentials.current().carriers())
         self.engine.refresh_operator_sets(force=True)
         self.replay_files()
         self.engine.start()
@@ -114,11 +134,12 @@ class OperatorNode:
     def serve(self) -> None:
         """Run until SIGINT/SIGTERM (uvicorn handles the signals), then stop the engine."""
         self.start_background()
-        config = uvicorn.Config(self.app, host=self.settings.listen.host, port=self.settings.listen.port,
-                                log_level="warning", access_log=False, lifespan="off")
+        config = server_config(self.app, self.settings.listen.host, self.settings.listen.port, self.settings.http)
         self._server = uvicorn.Server(config)
         log.info("operator %s (%s) listening on http://%s:%d", self.settings.name, self.account.address,
                  self.settings.listen.host, self.settings.listen.port)
+        # SIGHUP: re-read the credential file now (it is also re-read whenever it changes)
+        signal.signal(signal.SIGHUP, lambda *_: self.credentials.request_reload())
         try:
             self._server.run()
         finally:

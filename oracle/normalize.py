@@ -1,11 +1,16 @@
-"""From carrier input to the signed structs: canonical JSON, evidence hash, shipment id, and
-the cross-field rules of the DCSA event.
+"""From carrier input to the signed structs: canonical JSON, evidence hash, shipment id, and the
+cross-field rules every attested event obeys, whatever its DCSA version (``oracle.dcsa``).
 
 Evidence hash: **sha256** of the RFC 8785-style canonical JSON of the carrier event exactly as
 received (object keys sorted by code point, no insignificant whitespace, UTF-8, no escaping of
 non-ASCII; numbers as Python's ``json`` writes them). Anyone holding the carrier's event JSON
 recomputes it with standard tools (``jq -cS . | sha256sum`` gives the same bytes for ASCII
-input without floats). keccak is kept for on-chain identifiers (shipmentId).
+input without floats). In a batch, each event is hashed on its own. keccak is kept for on-chain
+identifiers (shipmentId).
+
+Order of the checks: the event is first *classified* (is it an attested kind?); an event that is
+not is ignored without reading its other fields. Only an attested event is validated strictly and
+turned into a struct.
 """
 
 from __future__ import annotations
@@ -18,38 +23,37 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from eth_utils import keccak
 from pydantic import ValidationError
 
-from .codes import ATTESTED_CLASSIFIER, ATTESTED_CODES, CODE_FIELD
-from .dcsa import CarrierEvent, FxRateInput
-from .errors import MalformedBody, ValidationFailed
+from chain import jsonsafe
+from chain.clients import shipment_id
+from chain.jsonsafe import DEFAULT_MAX_DEPTH
+
+from . import dcsa
+from .dcsa.codes import ATTESTED_CLASSIFIER
+from .errors import BodyTooLarge, MalformedBody, ValidationFailed
+from .fx_input import FxRateInput
 from .typed_data import FxRate, ShipmentEvent
 
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in obj:
-            raise MalformedBody(f"duplicate key {key!r} in a JSON object", field=key)
-        obj[key] = value
-    return obj
+__all__ = ["NormalizedEvent", "canonical_json", "evidence_hash", "normalize_carrier_event", "normalize_fx",
+           "parse_json", "parse_json_object", "shipment_id"]
 
 
-def _reject_constant(name: str) -> Any:
-    raise MalformedBody(f"{name} is not valid JSON")
-
-
-def parse_json_object(raw: bytes) -> dict[str, Any]:
-    """Strict JSON: UTF-8, one object, no duplicate keys (two parsers must not see two events)."""
+def parse_json(raw: bytes, *, max_bytes: int, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
+    """Untrusted JSON (``chain.jsonsafe``): size and nesting bounded before the C scanner runs,
+    UTF-8, no duplicate keys (two parsers must not see two events), no NaN / Infinity."""
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise MalformedBody("body is not UTF-8") from None
-    try:
-        obj = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        raise MalformedBody(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        return jsonsafe.loads(raw, max_bytes=max_bytes, max_depth=max_depth)
+    except jsonsafe.JsonTooLarge as exc:
+        raise BodyTooLarge(exc.detail) from None
+    except jsonsafe.JsonInputError as exc:
+        raise MalformedBody(exc.detail, field=exc.field) from None
+
+
+def parse_json_object(raw: bytes, *, max_bytes: int = 16 * 1024 * 1024, max_depth: int = DEFAULT_MAX_DEPTH
+                      ) -> dict[str, Any]:
+    """:func:`parse_json`, and the body must be one object."""
+    obj = parse_json(raw, max_bytes=max_bytes, max_depth=max_depth)
     if not isinstance(obj, dict):
         raise MalformedBody("body must be a JSON object")
     return obj
@@ -64,129 +68,83 @@ def evidence_hash(obj: dict[str, Any]) -> bytes:
     return hashlib.sha256(canonical_json(obj)).digest()
 
 
-def shipment_id(reference: str) -> bytes:
-    """keccak256 of the UTF-8 transport document reference (or carrier booking reference)."""
-    return keccak(text=reference)
-
-
-_UNION_TAGS = {"int", "str", "float", "bool", "datetime", "date", "bytes", "list", "dict", "none"}
-
-
-def _loc(loc: tuple) -> str:
-    """Dotted field path; pydantic's union-member tags (``constrained-str``, ``datetime``...) dropped."""
-    parts = [str(p) for p in loc
-             if isinstance(p, int) or not ("[" in p or "-" in p or p in _UNION_TAGS)]
-    return ".".join(parts) or "body"
-
-
-def pydantic_failure(exc: ValidationError) -> ValidationFailed:
-    merged: dict[str, list[str]] = {}
-    for e in exc.errors(include_url=False):
-        msgs = merged.setdefault(_loc(e["loc"]), [])
-        if e["msg"] not in msgs:
-            msgs.append(e["msg"])
-    errors = [{"field": f, "detail": "; or ".join(m)} for f, m in merged.items()]
-    first = errors[0]
-    return ValidationFailed(first["detail"], field=first["field"], errors=errors)
+_NO_REFERENCE_FIELD = {dcsa.V22: "documentReferences", dcsa.V3_BETA: "payload.relatedDocumentReferences",
+                       dcsa.V300: "shipmentDetails.documentReference"}
 
 
 @dataclass(frozen=True)
 class NormalizedEvent:
-    """A validated carrier event and, if it is attested, the struct to sign."""
+    """A classified carrier event and, if it is attested, its facts and the struct to sign."""
 
-    event: CarrierEvent
     raw: dict[str, Any]
     canonical: bytes
     evidence: bytes
-    reference: str  # transport document (or booking) reference
-    reference_type: str  # "TRD" or "BKG"
-    code: str
-    struct: ShipmentEvent | None  # None: valid but not attested (PLN/EST/REQ or a non-milestone code)
-    ignored_reason: str | None
+    c: dcsa.Classification
+    facts: dcsa.Facts | None
+    reference: str | None  # transport document (or booking) reference
+    reference_type: str | None  # "TRD" or "BKG"
+    reference_field: str | None  # where in the event the reference was read
+    struct: ShipmentEvent | None  # None: valid but not attested, or a retraction
+
+    @property
+    def ignored_reason(self) -> str | None:
+        return self.c.ignored
+
+    @property
+    def code(self) -> str:
+        return self.c.code or self.c.code_label
+
+    @property
+    def event_key(self) -> str:
+        """The event's id within its party, or (an event without eventID) its evidence hash."""
+        return self.c.event_id if self.c.event_id is not None else "sha256:" + self.evidence.hex()
+
+    @property
+    def location(self) -> str | None:
+        return self.facts.location if self.facts else None
+
+    @property
+    def transport_call(self) -> dict[str, Any] | None:
+        return self.facts.transport_call if self.facts else None
 
 
-def _reference(ev: CarrierEvent) -> tuple[str, str, str]:
+def _reference(refs: dict[str, list[tuple[str, str]]], version: str) -> tuple[str, str, str]:
     """(reference, type, field) by precedence TRD over BKG; contradictory references are refused."""
-    found: dict[str, list[tuple[str, str]]] = {"TRD": [], "BKG": []}
-    if ev.transportDocumentReference:
-        found["TRD"].append((ev.transportDocumentReference, "transportDocumentReference"))
-    if ev.carrierBookingReference:
-        found["BKG"].append((ev.carrierBookingReference, "carrierBookingReference"))
-    for i, ref in enumerate(ev.documentReferences or []):
-        found[ref.documentReferenceType].append((ref.documentReferenceValue,
-                                                 f"documentReferences.{i}.documentReferenceValue"))
-    if ev.documentTypeCode in ("TRD", "BKG") and ev.documentID:
-        found[ev.documentTypeCode].append((ev.documentID, "documentID"))
     for kind in ("TRD", "BKG"):
-        values = found[kind]
+        values = refs[kind]
         if values:
-            distinct = {v for v, _ in values}
-            if len(distinct) > 1:
-                raise ValidationFailed(f"contradictory {kind} references: {sorted(distinct)} "
-                                       f"(in {', '.join(f for _, f in values)})", field=values[1][1])
             value, field = values[0]
+            for other, other_field in values[1:]:
+                if other != value:
+                    raise ValidationFailed(f"contradictory {kind} references: {sorted({value, other})} "
+                                           f"(in {field}, {other_field})", field=other_field)
             return value, kind, field
-    raise ValidationFailed("no transport document reference or carrier booking reference "
-                           "(transportDocumentReference, carrierBookingReference or documentReferences)",
-                           field="documentReferences")
-
-
-def _location(ev: CarrierEvent) -> str:
-    tc = ev.transportCall
-    for value in (
-        tc.location.UNLocationCode if tc and tc.location else None,
-        tc.UNLocationCode if tc else None,
-        ev.eventLocation.UNLocationCode if ev.eventLocation else None,
-        ev.location.UNLocationCode if ev.location else None,
-    ):
-        if value:
-            return value
-    field = "location.UNLocationCode" if ev.eventType in ("CUSTOMS", "WAREHOUSE") else "transportCall.location.UNLocationCode"
-    raise ValidationFailed("the event has no UN/LOCODE (transportCall.location, transportCall, eventLocation "
-                           "or location)", field=field)
-
-
-def _code(ev: CarrierEvent) -> str:
-    wanted = CODE_FIELD[ev.eventType]
-    for etype, field in CODE_FIELD.items():
-        value = getattr(ev, field)
-        if field == wanted and value is None:
-            raise ValidationFailed(f"required for eventType {ev.eventType}", field=field)
-        if field != wanted and value is not None:
-            raise ValidationFailed(f"not allowed for eventType {ev.eventType} (belongs to {etype} events)",
-                                   field=field)
-    return getattr(ev, wanted)
+    raise ValidationFailed("no transport document reference or booking reference: the shipment cannot be "
+                           "identified", field=_NO_REFERENCE_FIELD[version])
 
 
 def normalize_carrier_event(raw: dict[str, Any], *, now: float | None = None,
                             max_future_skew: int = 300) -> NormalizedEvent:
-    """Validate a carrier event and build the ShipmentEvent to sign (or say why it is not attested)."""
-    try:
-        ev = CarrierEvent.model_validate(raw)
-    except ValidationError as exc:
-        raise pydantic_failure(exc) from None
-    code = _code(ev)
-    reference, ref_type, _ = _reference(ev)
-    location = _location(ev)
-    now = time.time() if now is None else now
-    event_time = int(ev.eventDateTime.timestamp())
-    if event_time < 0:
-        raise ValidationFailed("before 1970", field="eventDateTime")
-    if ev.eventClassifierCode == ATTESTED_CLASSIFIER:
-        if event_time > now + max_future_skew:
-            raise ValidationFailed("an actual (ACT) event cannot lie in the future", field="eventDateTime")
-        if ev.eventCreatedDateTime.timestamp() + max_future_skew < event_time:
-            raise ValidationFailed("an actual (ACT) event cannot be recorded before it happened",
-                                   field="eventCreatedDateTime")
+    """Classify a carrier event; if it is attested, validate it strictly and build its struct."""
+    c = dcsa.classify(raw)
     canonical = canonical_json(raw)
     evidence = hashlib.sha256(canonical).digest()
-    ignored: str | None = None
-    if ev.eventClassifierCode != ATTESTED_CLASSIFIER:
-        ignored = f"eventClassifierCode {ev.eventClassifierCode} is not attested (only ACT events are)"
-    elif code not in ATTESTED_CODES[ev.eventType]:
-        ignored = f"{ev.eventType} event {code} is not an attested milestone"
-    struct = None if ignored else ShipmentEvent(shipment_id(reference), code, location, event_time, evidence)
-    return NormalizedEvent(ev, raw, canonical, evidence, reference, ref_type, code, struct, ignored)
+    if c.ignored is not None:
+        return NormalizedEvent(raw, canonical, evidence, c, None, None, None, None, None)
+    f = dcsa.facts(raw, c)
+    reference, ref_type, ref_field = _reference(f.references, c.version)
+    now = time.time() if now is None else now
+    event_time = int(f.event_time)
+    if event_time < 0:
+        raise ValidationFailed("before 1970", field=f.event_time_field)
+    if c.classifier == ATTESTED_CLASSIFIER:
+        if event_time > now + max_future_skew:
+            raise ValidationFailed("an actual (ACT) event cannot lie in the future", field=f.event_time_field)
+        if f.recorded_at is not None and f.recorded_at + max_future_skew < event_time:
+            raise ValidationFailed("an actual (ACT) event cannot be recorded before it happened",
+                                   field=f.recorded_field)
+    struct = ShipmentEvent(shipment_id(reference), c.code, f.location, event_time, evidence)
+    return NormalizedEvent(raw, canonical, evidence, c, f, reference, ref_type, ref_field, struct)
 
 
 def _epoch(value: datetime | int) -> int:
@@ -197,7 +155,7 @@ def normalize_fx(raw: dict[str, Any], *, now: float | None = None, max_future_sk
     try:
         inp = FxRateInput.model_validate(raw)
     except ValidationError as exc:
-        raise pydantic_failure(exc) from None
+        raise dcsa.pydantic_failure(exc) from None
     if inp.baseCurrency == inp.quoteCurrency:
         raise ValidationFailed("must differ from baseCurrency", field="quoteCurrency")
     rate = int(Decimal(str(inp.rate)) * 10**FxRate.DECIMALS)

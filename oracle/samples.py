@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 
@@ -52,7 +52,7 @@ def equipment_event(reference: str = "MAEU240012345", code: str = "LOAD", unloco
         "ISOEquipmentCode": "45G1",
         "emptyIndicatorCode": "LADEN",
         "transportDocumentReference": reference,
-        "transportCall": {"UNLocationCode": unlocode, "modeOfTransport": "VESSEL"},
+        "transportCall": {"transportCallID": "TC-" + unlocode, "UNLocationCode": unlocode, "modeOfTransport": "VESSEL"},
     }
     ev.update(extra)
     return ev
@@ -75,11 +75,43 @@ def customs_event(reference: str = "MAEU240012345", unlocode: str = "NLRTM", whe
     return ev
 
 
+V3_TRANSPORT_WORDS = {"ARRI": "ARRIVED", "DEPA": "DEPARTED"}
+
+
+def v3_transport_event(reference: str = "OCLU240012345", code: str = "ARRI", unlocode: str = "NLRTM",
+                       when: float | None = None, updated: float | None = None, event_id: str | None = None,
+                       party: str = "OCLU", call_sequence: int = 1, **extra: Any) -> dict[str, Any]:
+    """A DCSA 3.0.0 transport event (actual vessel arrival / departure) of B/L `reference`,
+    originating from carrier `party` (SMDG code); `updated` is its eventUpdatedDateTime (a later
+    one with the same `event_id` is an update)."""
+    when = datetime.now(timezone.utc).timestamp() - 120 if when is None else when
+    ev: dict[str, Any] = {
+        "eventRouting": {"originatingParties": [{"partyCode": party, "codeListProvider": "SMDG"}]},
+        "eventID": event_id or f"evt-{reference}-{code}-{unlocode}-{uuid.uuid4().hex[:8]}",
+        "eventDateTime": iso(when),
+        "eventUpdatedDateTime": iso(when + 30 if updated is None else updated),
+        "eventLocation": {"UNLocationCode": unlocode},
+        "eventClassification": {"eventType": "TRANSPORT", "eventClassifier": "ACTUAL",
+                                "transportEventType": V3_TRANSPORT_WORDS[code]},
+        "shipmentDetails": {"documentReference": {"type": "TRANSPORT_DOCUMENT", "reference": reference}},
+        "transportDetails": {"transportCall": {"transportCallReference": f"tc-{unlocode}-{call_sequence}",
+                                               "transportCallSequenceNumber": call_sequence,
+                                               "modeOfTransport": "VESSEL"}},
+    }
+    ev.update(extra)
+    return ev
+
+
+def v3_retraction(event: dict[str, Any], updated: float | None = None) -> dict[str, Any]:
+    """DCSA 3.0.0's retraction of `event`: its identity (originating party, eventID),
+    ``isRetracted: true`` and a later eventUpdatedDateTime (default: now)."""
+    updated = datetime.now(timezone.utc).timestamp() if updated is None else updated
+    return {"eventRouting": event["eventRouting"], "eventID": event["eventID"], "isRetracted": True,
+            "eventUpdatedDateTime": iso(updated)}
+
+
 def fx_observation(base: str = "EUR", quote: str = "USD", rate: str = "1.08420000",
                    observed: float | None = None) -> dict[str, Any]:
     observed = datetime.now(timezone.utc).timestamp() - 30 if observed is None else observed
     return {"baseCurrency": base, "quoteCurrency": quote, "rate": rate, "observedAt": int(observed)}
 
-
-def shifted(ts: float, **delta: float) -> float:
-    return ts + timedelta(**delta).total_seconds()

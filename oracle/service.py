@@ -16,9 +16,16 @@ from eth_utils import is_address, to_checksum_address
 
 from . import typed_data as td
 from .chain_port import OperatorSet
-from .errors import BodyTooLarge, ContentConflict, NotReady, SignatureRejected, ValidationFailed
-from .hmac_auth import SecretBook
-from .normalize import normalize_carrier_event, normalize_fx, parse_json_object
+from .errors import ContentConflict, NotFound, NotReady, SignatureRejected, ValidationFailed
+from .carrier_policy import ReferencePrefixPolicy, ShipmentPolicy
+from .credentials import Credential, CredentialStore, Kind
+from .event_status import EventStatusView
+from .hmac_auth import Principal, authenticate, request_target
+from .membership import MembershipCache
+from .http_guard import GuardStats
+from .intake import CarrierIntake
+from .metrics import OperatorMetrics
+from .normalize import normalize_fx, parse_json, parse_json_object
 from .settings import OracleSettings
 from .store import Conflict, Store
 
@@ -32,13 +39,16 @@ def hex0x(b: bytes) -> str:
 
 
 class OperatorService:
-    def __init__(self, settings: OracleSettings, store: Store, account: LocalAccount, secrets: SecretBook,
-                 domains: Mapping[str, td.Domain], clock: Callable[[], float] = time.time):
+    def __init__(self, settings: OracleSettings, store: Store, account: LocalAccount, credentials: CredentialStore,
+                 domains: Mapping[str, td.Domain], membership: MembershipCache,
+                 shipment_policy: ShipmentPolicy | None = None, clock: Callable[[], float] = time.time):
         self.settings = settings
         self.store = store
         self.account = account
         self.address = account.address
-        self.secrets = secrets
+        self.credentials = credentials
+        self.membership = membership
+        self.shipment_policy: ShipmentPolicy = shipment_policy or ReferencePrefixPolicy()
         self.domains = dict(domains)  # kind -> Domain; a kind without a contract is absent
         self.clock = clock
         self.started_at = clock()
@@ -49,6 +59,13 @@ class OperatorService:
         self._onchain: dict[str, OperatorSet] = {}
         self.chain_state: dict[str, Any] = {"reachable": None, "last_error": None, "checked_at": None}
         self.peer_names = [p.name for p in settings.peers]
+        self.http_stats = GuardStats()
+        self.metrics = OperatorMetrics(store.metrics_snapshot)
+        self.intake = CarrierIntake(store, settings, self.domain, self.shipment_policy, self._accepted, clock,
+                                    count=lambda outcome: self.metrics.carrier_events.labels(state=outcome).inc())
+        names = {self.address: settings.name, **{p.address: p.name for p in settings.peers}}
+        self.status_view = EventStatusView(store, names, lambda: (self.operator_set("shipment") or self._configured)
+                                           .threshold or None)
 
     # ------------------------------------------------------------------------------ operators
     def set_wakeup(self, fn: Callable[[], None]) -> None:
@@ -65,75 +82,60 @@ class OperatorService:
                 log.warning("this operator %s is not in the on-chain %s operator set", self.address, kind)
 
     def operator_set(self, kind: str) -> OperatorSet | None:
-        """The on-chain set (None until read: no submission before that)."""
+        """The on-chain set of the contract `kind` is signed for (None until read: no submission
+        before that)."""
         with self._lock:
-            return self._onchain.get(kind)
+            return self._onchain.get(td.CONTRACT_OF.get(kind, kind))
 
     def known_operators(self, kind: str) -> tuple[str, ...]:
         ops = self.operator_set(kind)
         return ops.operators if ops is not None else self._configured.operators
 
     def domain(self, kind: str) -> td.Domain:
-        d = self.domains.get(kind)
+        d = self.domains.get(td.CONTRACT_OF.get(kind, kind))
         if d is None:
-            what = "LogisticsOracle" if kind == "shipment" else "FxRateStore"
+            what = "FxRateStore" if kind == "fx" else "LogisticsOracle"
             raise NotReady(f"no {what} address configured: this operator cannot sign {kind} reports")
         return d
 
     # ------------------------------------------------------------------------------ carrier input
-    def _check_size(self, body: bytes) -> None:
-        if len(body) > self.settings.max_body_bytes:
-            raise BodyTooLarge(f"body of {len(body)} bytes exceeds {self.settings.max_body_bytes}")
+    def post_carrier_events(self, body: bytes, headers: Mapping[str, str], cap: int) -> tuple[int, dict[str, Any] | None]:
+        """``/carrier-events`` and ``/events``: one DCSA event, a DCSA callback array, or a v3
+        ``{"events": [...]}`` body (``oracle.intake``)."""
+        # authenticate the raw bytes first: an unauthenticated body is never parsed
+        principal = self.authorize(headers, body, Kind.CARRIER)
+        doc = parse_json(body, max_bytes=cap, max_depth=self.settings.http.max_json_depth)
+        return self.intake.ingest_body(doc, principal.source, principal.credential,
+                                       dcsa_callback=principal.scheme == "dcsa-notification")
 
-    def post_carrier_event(self, body: bytes, headers: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
-        self._check_size(body)
-        source = self.secrets.verify(headers, body, now=self.clock(), max_skew=self.settings.hmac_max_skew_seconds)
-        return self.ingest_carrier_event(parse_json_object(body), source)
+    def authorize(self, headers: Mapping[str, str], signed: bytes, kind: Kind) -> Principal:
+        """Who sent this, and may they send it: the credential's MAC and kind (401 / 403), and for
+        a carrier its standing as an active LOGISTICS member (403, or 503 if it cannot be read)."""
+        principal = authenticate(self.credentials.current(), headers, signed, kind=kind, now=self.clock(),
+                                 max_skew=self.settings.hmac_max_skew_seconds,
+                                 allow_notification=kind is Kind.CARRIER)
+        self.membership.require_active(principal.credential)
+        return principal
 
-    def ingest_carrier_event(self, raw: dict[str, Any], source: str) -> tuple[int, dict[str, Any]]:
-        """Validate, persist (before any answer), sign. Returns (HTTP status, body)."""
-        norm = normalize_carrier_event(raw, now=self.clock(),
-                                       max_future_skew=self.settings.max_event_future_skew_seconds)
-        event_id = norm.event.event_id_key
-        kind = subject = digest = message = None
-        label = f"{norm.code} for {norm.reference}"
-        if norm.struct is not None:
-            domain = self.domain("shipment")
-            kind, subject, message = "shipment", norm.struct.subject, norm.struct.to_json()
-            digest = hex0x(td.digest(norm.struct, domain))
-            label = f"{norm.code} at {norm.struct.location} for {norm.reference}"
-        try:
-            created, rec = self.store.accept_carrier_event(
-                event_id=event_id, source=source, evidence=hex0x(norm.evidence),
-                canonical=norm.canonical.decode("utf-8"), reference=norm.reference, code=norm.code,
-                ignored_reason=norm.ignored_reason, kind=kind, subject=subject, digest=digest, message=message,
-                label=label)
-        except ContentConflict as exc:
-            log.warning("carrier %s: refused event %s (%s): %s", source, event_id, label, exc.detail)
-            if "acceptedDigest" in exc.extra and kind and subject:
-                self.store.record_conflict(kind=kind, subject=subject, label=label, signer=f"carrier:{source}",
-                                           held_digest=exc.extra["acceptedDigest"],
-                                           other_digest=exc.extra["postedDigest"], origin="carrier",
-                                           detail=f"carrier {source} posted eventID {event_id} with different "
-                                                  f"content for an already-signed {label}")
-            raise
-        body: dict[str, Any] = {"eventID": event_id, "evidenceHash": rec.evidence, "shipmentReference": norm.reference,
-                                "eventCode": norm.code}
-        if not created:
-            body.update(status="duplicate", detail="this event was already accepted with the same content; "
-                                                   "it is not signed again", digest=rec.report_digest)
-            return 200, body
-        if norm.struct is None:
-            log.info("carrier %s: event %s (%s) acknowledged, not attested: %s", source, event_id, label,
-                     norm.ignored_reason)
-            body.update(status="ignored", detail=norm.ignored_reason)
-            return 200, body
-        log.info("carrier %s: accepted %s (event %s, digest %s)", source, label, event_id, digest)
+    def event_status(self, headers: Mapping[str, str], method: str, target: str, event_id: str) -> dict[str, Any]:
+        """``GET /events/{eventID}`` for the carrier whose credential signed `method target`."""
+        principal = self.authorize(headers, request_target(method, target), Kind.CARRIER)
+        found = self.status_view.find(principal.source, event_id)
+        if found is None:
+            raise NotFound(f"no event {event_id!r} from {principal.source} at operator {self.settings.name}",
+                           field="eventID")
+        found["operator"] = self.settings.name
+        return found
+
+    def ingest_carrier_event(self, raw: dict[str, Any], source: str,
+                             credential: Credential | None = None) -> tuple[int, dict[str, Any]]:
+        """One carrier event (also the replay files' intake)."""
+        return self.intake.ingest(raw, source, credential)
+
+    def _accepted(self, digest: str) -> str:
         self._sign_after_accept(digest)
         self._wake()
-        body.update(status="accepted", digest=digest, shipmentId=message["shipmentId"], location=message["location"],
-                    eventTime=message["eventTime"], state=self._state(digest))
-        return 202, body
+        return self._state(digest)
 
     def _state(self, digest: str) -> str:
         r = self.store.report(digest)
@@ -141,9 +143,11 @@ class OperatorService:
 
     # ------------------------------------------------------------------------------ FX input
     def post_fx_rate(self, body: bytes, headers: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
-        self._check_size(body)
-        source = self.secrets.verify(headers, body, now=self.clock(), max_skew=self.settings.hmac_max_skew_seconds)
-        return self.ingest_fx_rate(parse_json_object(body), source)
+        source = self.authorize(headers, body, Kind.FX).source
+        return self.ingest_fx_rate(self._json_object(body, self.settings.http.max_small_body_bytes), source)
+
+    def _json_object(self, body: bytes, cap: int) -> dict[str, Any]:
+        return parse_json_object(body, max_bytes=cap, max_depth=self.settings.http.max_json_depth)
 
     def ingest_fx_rate(self, raw: dict[str, Any], source: str) -> tuple[int, dict[str, Any]]:
         rate = normalize_fx(raw, now=self.clock(), max_future_skew=self.settings.max_event_future_skew_seconds)
@@ -174,6 +178,12 @@ class OperatorService:
         except Exception:
             log.exception("signing %s failed; the engine will retry", digest)
 
+    def sign_new(self, digest: str) -> None:
+        """A report this operator created itself (a retraction proposal, an update's replacement):
+        sign it and wake the engine."""
+        self._sign_after_accept(digest)
+        self._wake()
+
     def sign_report(self, digest: str) -> None:
         """accepted -> signed. Idempotent; the engine calls it again for reports left `accepted`."""
         report = self.store.report(digest)
@@ -195,10 +205,22 @@ class OperatorService:
 
     # ------------------------------------------------------------------------------ peer signatures
     def receive_signature(self, payload: Any) -> tuple[int, dict[str, Any]]:
+        kind = payload.get("kind") if isinstance(payload, dict) else None
+        # a JSON kind may be an object or array (unhashable): only a known name is a label
+        label = kind if isinstance(kind, str) and kind in td.STRUCTS else "unknown"
+        try:
+            status, answer = self._receive_signature(payload)
+        except Exception:
+            self.metrics.signatures_received.labels(kind=label, result="refused").inc()
+            raise
+        self.metrics.signatures_received.labels(kind=label, result=answer.get("status", "stored")).inc()
+        return status, answer
+
+    def _receive_signature(self, payload: Any) -> tuple[int, dict[str, Any]]:
         if not isinstance(payload, dict):
             raise ValidationFailed("expected a JSON object", field="body")
         kind = payload.get("kind")
-        if kind not in td.STRUCTS:
+        if not isinstance(kind, str) or kind not in td.STRUCTS:
             raise ValidationFailed(f"must be one of {sorted(td.STRUCTS)}", field="kind")
         try:
             struct = td.struct_from_json(kind, payload.get("message"))
@@ -259,6 +281,11 @@ class OperatorService:
                             "subject": r.subject, "state": r.state.value, "signers": sorted(self.store.signatures(r.digest)),
                             "conflicted": r.conflicted, "txHash": r.tx_hash, "onchainId": r.onchain_id,
                             "submissions": r.submissions, "lastError": r.last_error, "message": r.message,
+                            "blockNumber": r.block_number, "held": r.held_reason, "generation": r.generation,
+                            "retractedTx": r.retracted_tx, "notified": list(r.notified or ()),
+                            "refusal": None if r.refusal is None else {"error": r.refusal.name,
+                                                                       "sentence": r.refusal.sentence,
+                                                                       "final": r.refusal.final},
                             # wall-clock times (unix seconds) of this operator's milestones for the report
                             "signedAt": r.signed_at, "quorumAt": r.quorum_at, "submittedAt": r.submitted_at,
                             "finishedAt": r.finished_at})
@@ -277,5 +304,9 @@ class OperatorService:
             "peers": {p.name: {"url": p.url, "address": p.address, **deliveries.get(p.name, {})}
                       for p in self.settings.peers},
             "conflicts": [c.__dict__ for c in self.store.conflicts()],
+            "intents": [i.__dict__ for i in self.store.intents(["pending", "failed"])][-50:],
+            "credentials": self.credentials.status(),
+            "members": self.membership.status(),
+            "http": {"inFlight": self.http_stats.in_flight, "refused": dict(self.http_stats.refused)},
             "reports": reports,
         }

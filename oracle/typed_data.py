@@ -1,12 +1,14 @@
-"""The two EIP-712 structs the operators sign, their digests, signing and recovery.
+"""The three EIP-712 structs the operators sign, as they travel: validated strictly, with their
+wire form, their subject, digest, signing and recovery.
 
-Domains (fixed by the on-chain contracts):
-- ``ShipmentEvent`` under ``{name: "tradenet LogisticsOracle", version: "1", chainId, verifyingContract}``
-- ``FxRate`` under ``{name: "tradenet FxRateStore", version: "1", chainId, verifyingContract}``
-
-A struct is a frozen dataclass with a ``subject`` (what the operator must never sign twice with
-different content: (shipmentId, eventCode) or (base, quote, observedAt)), its EIP-712 message and
-its ABI tuple. ``to_json``/``from_json`` give the wire form used between operators and in the DB.
+The shipment event and the FX rate are the chain's structs (``chain.clients.ShipmentEvent`` /
+``FxRate``, types and domains in ``chain.vocabulary``); ``Retraction(eventId, reasonHash,
+retractedAt)`` is LogisticsOracle's retraction report. The classes here only add what an operator
+needs on top: every field checked (an operator signs nothing malformed), a ``subject`` (what the
+operator must never sign two live contents for: the slot (shipmentId, eventCode, location), the
+FX observation (base, quote, observedAt); for a retraction, the eventId it retracts) and
+``to_json``/``from_json``, the wire form used between operators and in the database. ``kind``
+names the struct; ``contract`` the contract (and so the domain and operator set) it is signed for.
 """
 
 from __future__ import annotations
@@ -15,21 +17,17 @@ import re
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
-from eth_account import Account
-from eth_account.messages import _hash_eip191_message, encode_typed_data
 from eth_account.signers.local import LocalAccount
-from eth_utils import to_checksum_address
 
-from .codes import ALL_ATTESTED
+from chain import clients, eip712
+from chain.eip712 import Domain
+from chain.vocabulary import EVENT_CODES, FX_RATE_STORE_DOMAIN, LOGISTICS_ORACLE_DOMAIN, RATE_DECIMALS
+
+__all__ = ["CONTRACT_OF", "Domain", "FxRate", "Retraction", "ShipmentEvent", "SignedStruct", "StructError", "digest",
+           "full_message", "fx_domain", "logistics_domain", "recover", "sign", "struct_from_json"]
 
 _LOCODE = re.compile(r"^[A-Z]{2}[A-Z0-9]{3}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
-_DOMAIN_TYPE = [
-    {"name": "name", "type": "string"},
-    {"name": "version", "type": "string"},
-    {"name": "chainId", "type": "uint256"},
-    {"name": "verifyingContract", "type": "address"},
-]
 UINT64_MAX = 2**64 - 1
 
 
@@ -37,24 +35,12 @@ class StructError(ValueError):
     """A struct field is out of range or has the wrong shape (the message names the field)."""
 
 
-@dataclass(frozen=True)
-class Domain:
-    name: str
-    version: str
-    chain_id: int
-    verifying_contract: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "chainId": self.chain_id,
-                "verifyingContract": to_checksum_address(self.verifying_contract)}
-
-
 def logistics_domain(chain_id: int, oracle_address: str) -> Domain:
-    return Domain("tradenet LogisticsOracle", "1", chain_id, to_checksum_address(oracle_address))
+    return Domain.of(LOGISTICS_ORACLE_DOMAIN, chain_id, oracle_address)
 
 
 def fx_domain(chain_id: int, store_address: str) -> Domain:
-    return Domain("tradenet FxRateStore", "1", chain_id, to_checksum_address(store_address))
+    return Domain.of(FX_RATE_STORE_DOMAIN, chain_id, store_address)
 
 
 def _hex32(value: Any, field: str) -> bytes:
@@ -77,6 +63,7 @@ def _uint(value: Any, field: str, maximum: int) -> int:
 
 class SignedStruct(Protocol):
     kind: ClassVar[str]
+    contract: ClassVar[str]
     primary_type: ClassVar[str]
 
     @property
@@ -92,46 +79,27 @@ class SignedStruct(Protocol):
 
 
 @dataclass(frozen=True)
-class ShipmentEvent:
-    """``ShipmentEvent(bytes32 shipmentId,bytes4 eventCode,bytes5 location,uint64 eventTime,bytes32 evidenceHash)``"""
-
-    shipment_id: bytes
-    event_code: str
-    location: str
-    event_time: int
-    evidence_hash: bytes
+class ShipmentEvent(clients.ShipmentEvent):
+    """A shipment event as an operator accepts it: an attested code at a UN/LOCODE."""
 
     kind: ClassVar[str] = "shipment"
-    primary_type: ClassVar[str] = "ShipmentEvent"
-    TYPE: ClassVar[list[dict[str, str]]] = [
-        {"name": "shipmentId", "type": "bytes32"},
-        {"name": "eventCode", "type": "bytes4"},
-        {"name": "location", "type": "bytes5"},
-        {"name": "eventTime", "type": "uint64"},
-        {"name": "evidenceHash", "type": "bytes32"},
-    ]
+    contract: ClassVar[str] = "shipment"
 
     def __post_init__(self) -> None:
         _hex32(self.shipment_id, "shipmentId")
         _hex32(self.evidence_hash, "evidenceHash")
-        if self.event_code not in ALL_ATTESTED:
+        if self.event_code not in EVENT_CODES:
             raise StructError(f"eventCode: {self.event_code!r} is not an attested event code")
         if not isinstance(self.location, str) or not _LOCODE.fullmatch(self.location):
             raise StructError(f"location: {self.location!r} is not a UN/LOCODE")
         _uint(self.event_time, "eventTime", UINT64_MAX)
+        super().__post_init__()
 
     @property
     def subject(self) -> str:
-        return f"{self.shipment_id.hex()}:{self.event_code}"
-
-    def message(self) -> dict[str, Any]:
-        return {"shipmentId": self.shipment_id, "eventCode": self.event_code.encode("ascii"),
-                "location": self.location.encode("ascii"), "eventTime": self.event_time,
-                "evidenceHash": self.evidence_hash}
-
-    def as_tuple(self) -> tuple:
-        return (self.shipment_id, self.event_code.encode("ascii"), self.location.encode("ascii"),
-                self.event_time, self.evidence_hash)
+        # the slot the operator never signs two contents for: (shipmentId, eventCode, location), the
+        # on-chain key of a confirmation (so the legs of a transshipment are distinct subjects)
+        return f"{self.shipment_id.hex()}:{self.event_code}:{self.location}"
 
     def to_json(self) -> dict[str, Any]:
         return {"shipmentId": "0x" + self.shipment_id.hex(), "eventCode": self.event_code,
@@ -153,23 +121,12 @@ class ShipmentEvent:
 
 
 @dataclass(frozen=True)
-class FxRate:
-    """``FxRate(bytes3 baseCurrency,bytes3 quoteCurrency,uint256 rate,uint64 observedAt)``; rate has 8 decimals."""
-
-    base: str
-    quote: str
-    rate: int
-    observed_at: int
+class FxRate(clients.FxRate):
+    """An FX observation as an operator accepts it: two distinct ISO currencies, a positive rate."""
 
     kind: ClassVar[str] = "fx"
-    primary_type: ClassVar[str] = "FxRate"
-    DECIMALS: ClassVar[int] = 8
-    TYPE: ClassVar[list[dict[str, str]]] = [
-        {"name": "baseCurrency", "type": "bytes3"},
-        {"name": "quoteCurrency", "type": "bytes3"},
-        {"name": "rate", "type": "uint256"},
-        {"name": "observedAt", "type": "uint64"},
-    ]
+    contract: ClassVar[str] = "fx"
+    DECIMALS: ClassVar[int] = RATE_DECIMALS
 
     def __post_init__(self) -> None:
         for name, code in (("baseCurrency", self.base), ("quoteCurrency", self.quote)):
@@ -185,13 +142,6 @@ class FxRate:
     @property
     def subject(self) -> str:
         return f"{self.base}/{self.quote}@{self.observed_at}"
-
-    def message(self) -> dict[str, Any]:
-        return {"baseCurrency": self.base.encode("ascii"), "quoteCurrency": self.quote.encode("ascii"),
-                "rate": self.rate, "observedAt": self.observed_at}
-
-    def as_tuple(self) -> tuple:
-        return (self.base.encode("ascii"), self.quote.encode("ascii"), self.rate, self.observed_at)
 
     def to_json(self) -> dict[str, Any]:
         # the rate travels as a decimal string: JSON numbers lose precision past 2**53
@@ -212,40 +162,82 @@ class FxRate:
         return f"{self.base}/{self.quote} {whole}.{frac:08d} at {self.observed_at}"
 
 
-STRUCTS: dict[str, type] = {"shipment": ShipmentEvent, "fx": FxRate}
+@dataclass(frozen=True)
+class Retraction:
+    """``Retraction(bytes32 eventId,bytes32 reasonHash,uint64 retractedAt)``: k operators ask
+    LogisticsOracle to retract the confirmed event `event_id`. `reason_hash` is the evidence hash of
+    the carrier's retracting (or updating) message; `retracted_at` the time the retraction was
+    observed, freshness-checked by the contract like an event time."""
+
+    event_id: bytes
+    reason_hash: bytes
+    retracted_at: int
+
+    kind: ClassVar[str] = "retraction"
+    contract: ClassVar[str] = "shipment"  # signed under the LogisticsOracle domain, by its operators
+    primary_type: ClassVar[str] = "Retraction"
+
+    def __post_init__(self) -> None:
+        _hex32(self.event_id, "eventId")
+        _hex32(self.reason_hash, "reasonHash")
+        _uint(self.retracted_at, "retractedAt", UINT64_MAX)
+
+    @property
+    def subject(self) -> str:
+        # what is retracted: several proposals (retractedAt) for one event may be signed, only one
+        # can ever be accepted on chain
+        return "0x" + self.event_id.hex()
+
+    def message(self) -> dict[str, Any]:
+        return {"eventId": self.event_id, "reasonHash": self.reason_hash, "retractedAt": self.retracted_at}
+
+    def as_tuple(self) -> tuple:
+        return (self.event_id, self.reason_hash, self.retracted_at)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"eventId": "0x" + self.event_id.hex(), "reasonHash": "0x" + self.reason_hash.hex(),
+                "retractedAt": self.retracted_at}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Retraction":
+        if not isinstance(data, dict):
+            raise StructError("message: expected an object")
+        return cls(_hex32(data.get("eventId"), "eventId"), _hex32(data.get("reasonHash"), "reasonHash"),
+                   data.get("retractedAt"))
+
+    def label(self) -> str:
+        return f"retraction of {self.event_id.hex()[:10]}.. at {self.retracted_at}"
 
 
-def struct_from_json(kind: str, data: dict[str, Any]) -> ShipmentEvent | FxRate:
+STRUCTS: dict[str, type] = {"shipment": ShipmentEvent, "fx": FxRate, "retraction": Retraction}
+#: the contract (domain, operator set) each kind of struct is signed for
+CONTRACT_OF: dict[str, str] = {kind: cls.contract for kind, cls in STRUCTS.items()}
+
+AnyStruct = ShipmentEvent | FxRate | Retraction
+
+
+def struct_from_json(kind: str, data: dict[str, Any]) -> AnyStruct:
     cls = STRUCTS.get(kind)
     if cls is None:
         raise StructError(f"kind: expected one of {sorted(STRUCTS)}")
     return cls.from_json(data)
 
 
-def full_message(struct: ShipmentEvent | FxRate, domain: Domain) -> dict[str, Any]:
+def full_message(struct: AnyStruct, domain: Domain) -> dict[str, Any]:
     """The EIP-712 ``full_message`` for ``encode_typed_data``."""
-    return {
-        "types": {"EIP712Domain": _DOMAIN_TYPE, struct.primary_type: struct.TYPE},
-        "primaryType": struct.primary_type,
-        "domain": domain.as_dict(),
-        "message": struct.message(),
-    }
+    return eip712.typed_data(domain, struct.primary_type, struct.message())
 
 
-def digest(struct: ShipmentEvent | FxRate, domain: Domain) -> bytes:
+def digest(struct: AnyStruct, domain: Domain) -> bytes:
     """keccak256("\\x19\\x01" || domainSeparator || hashStruct(struct)): what the contract recovers from."""
-    return bytes(_hash_eip191_message(encode_typed_data(full_message=full_message(struct, domain))))
+    return eip712.digest(full_message(struct, domain))
 
 
-def sign(account: LocalAccount, struct: ShipmentEvent | FxRate, domain: Domain) -> bytes:
+def sign(account: LocalAccount, struct: AnyStruct, domain: Domain) -> bytes:
     """65-byte r||s||v signature (v = 27/28). Deterministic (RFC 6979) for a given key and struct."""
-    signed = account.sign_message(encode_typed_data(full_message=full_message(struct, domain)))
-    return bytes(signed.signature)
+    return eip712.sign(account, full_message(struct, domain))
 
 
-def recover(struct: ShipmentEvent | FxRate, domain: Domain, signature: bytes) -> str:
+def recover(struct: AnyStruct, domain: Domain, signature: bytes) -> str:
     """The checksummed address that signed `struct` under `domain` (raises ValueError if invalid)."""
-    if len(signature) != 65:
-        raise ValueError(f"signature must be 65 bytes, got {len(signature)}")
-    return Account.recover_message(encode_typed_data(full_message=full_message(struct, domain)),
-                                   signature=signature)
+    return eip712.recover(full_message(struct, domain), signature)
