@@ -1,16 +1,25 @@
-"""FastAPI dependencies: the node context and the authenticated caller (roles from the chain)."""
+"""FastAPI dependencies: the node context and the authenticated caller (roles and standing from
+the chain, at every request)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Iterator
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.types import Scope
 
-from chain.contracts import Role
+from chain.vocabulary import Role
 
-from .auth import SessionNotFoundError
+from .auth import Session, SessionNotFoundError
 from .context import Caller, NodeContext
-from .problems import forbidden
+from .errors import Forbidden
+from .standing import access_of, admit
+
+#: the API's one security scheme (OpenAPI ``HTTPBearer``): the token ``POST /auth/login`` gives
+bearer = HTTPBearer(auto_error=False, description="the session token from POST /auth/login")
 
 
 def get_ctx(request: Request) -> NodeContext:
@@ -23,23 +32,44 @@ Ctx = Annotated[NodeContext, Depends(get_ctx)]
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_caller(request: Request, ctx: Ctx, authorization: Annotated[str | None, Header()] = None) -> Caller:
-    if not authorization or not authorization.lower().startswith("bearer "):
+def session_of(ctx: NodeContext, authorization: str | None) -> Session:
+    """The live session of an ``Authorization: Bearer <token>`` header, else a 401 problem."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
         raise SessionNotFoundError("authorization", "missing bearer session token (POST /auth/login first)")
-    session = ctx.sessions.get(authorization[7:].strip())
+    return ctx.sessions.get(token.strip())
+
+
+def check_session(scope: Scope, authorization: str | None) -> None:
+    """For the body guard: refuse a request without a live session before its body is read."""
+    session_of(scope["app"].state.ctx, authorization)
+
+
+def get_caller(request: Request, ctx: Ctx,
+               credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)] = None) -> Caller:
+    """The member behind the session, admitted by its standing for this route (node_api.standing)
+    and by the auditor's read-only rule."""
+    token = f"Bearer {credentials.credentials}" if credentials else None
+    session = session_of(ctx, token)
     caller = ctx.caller(session.address)
     if not caller.member.exists:
-        raise forbidden(f"{caller.address} is not a member of the network")
+        raise Forbidden(f"{caller.address} is not a member of the network")
+    route = request.scope.get("route")
+    admit(caller.member, access_of(request.method, getattr(route, "path", request.url.path)))
     if request.method not in READ_METHODS and caller.roles == Role.AUDITOR and request.url.path != "/auth/logout":
-        raise forbidden("auditors have read-only access")
+        raise Forbidden("auditors have read-only access")
     return caller
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-def require(caller: Caller, *roles: Role) -> None:
-    """403 unless the caller holds one of `roles` (read from the chain at this request)."""
-    if not caller.has(*roles):
-        names = "/".join(r.name for r in roles)
-        raise forbidden(f"this needs the {names} role; {caller.address} holds {'/'.join(caller.roles.names()) or 'none'}")
+def _calls(dependant: Dependant) -> Iterator[object]:
+    yield dependant.call
+    for sub in dependant.dependencies:
+        yield from _calls(sub)
+
+
+def needs_session(route: APIRoute) -> bool:
+    """Whether a route depends on the authenticated caller."""
+    return any(call is get_caller for call in _calls(route.dependant))

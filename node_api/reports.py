@@ -13,21 +13,25 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from chain.indexer.projections.deals import deals
-from chain.indexer.projections.erc20 import erc20_transfers
-from chain.indexer.projections.tradenet import invoices
+from chain.indexer.projections import deals, erc20_transfers, invoices
 from chain.indexer.schema import blocks
+from chain.vocabulary import DealState, InvoiceState
 
-OUTSTANDING = ("Issued", "Confirmed", "Financed")
+OUTSTANDING = tuple(s.label for s in (InvoiceState.ISSUED, InvoiceState.CONFIRMED, InvoiceState.FINANCED))
+#: The clock each report uses (every answer says it).
+CHAIN_CLOCK = "chain"
 
 
 def financed_exposure(db: Engine, by: str) -> dict[tuple[str, str], int]:
-    """Advances outstanding (principal of funded deals) per (`by`: "buyer" = the obligor, or
-    "lender"; currency)."""
+    """Advances outstanding (principal of funded deals) per (`by`: "obligor" (the borrower when a
+    deal has none), or "lender"; currency)."""
     out: dict[tuple[str, str], int] = defaultdict(int)
     with db.connect() as c:
-        for r in c.execute(select(deals.c[by], deals.c.currency, deals.c.principal).where(deals.c.state == "Funded")):
-            out[(r[0], r.currency)] += r.principal
+        funded = select(deals.c.obligor, deals.c.borrower, deals.c.lender, deals.c.currency, deals.c.principal).where(
+            deals.c.state == DealState.FUNDED.label)
+        for r in c.execute(funded):
+            who = (r.obligor or r.borrower) if by == "obligor" else r.lender
+            out[(who, r.currency)] += r.principal
     return dict(out)
 
 
@@ -45,13 +49,18 @@ class OverdueReport:
         return 0 if not self.outstanding_count else self.overdue_count * 10_000 // self.outstanding_count
 
 
-def overdue(db: Engine, as_of: int) -> OverdueReport:
+def overdue(db: Engine, as_of: int, lender: str | None = None) -> OverdueReport:
+    """Outstanding and overdue invoices of the network, or (`lender`) of the invoices that
+    lender's own deals finance."""
     outstanding: dict[str, int] = defaultdict(int)
     late: dict[str, int] = defaultdict(int)
     n = n_late = 0
+    q = (select(invoices.c.currency, invoices.c.face_value, invoices.c.due_date)
+         .where(invoices.c.state.in_(OUTSTANDING)))
+    if lender is not None:
+        q = q.where(invoices.c.id.in_(select(deals.c.collateral_id).where(deals.c.lender == lender)))
     with db.connect() as c:
-        for r in c.execute(select(invoices.c.currency, invoices.c.face_value, invoices.c.due_date)
-                           .where(invoices.c.state.in_(OUTSTANDING))):
+        for r in c.execute(q):
             n += 1
             outstanding[r.currency] += r.face_value
             if r.due_date < as_of:

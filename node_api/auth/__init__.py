@@ -5,7 +5,7 @@ message containing it (:func:`build_login_message`, :func:`sign_login_message`),
 and the server checks it with :func:`verify_login` and opens a session
 (:meth:`SessionStore.start`).  Sessions hold no roles; the API reads roles
 from the chain on every request.  Every failure is an :class:`AuthError`
-subclass with ``field``, ``reason``, ``http_status`` and ``problem()``.
+subclass with ``field``, ``reason``, ``status`` and ``problem()`` (``chain.problems``).
 """
 
 from .client import (
@@ -36,6 +36,7 @@ from .errors import (
     SiweMessageError,
     SiweParseError,
     SiweVerificationError,
+    UriMismatchError,
 )
 from .nonces import DEFAULT_NONCE_TTL, InMemoryNonceStore, NonceStore, generate_nonce
 from .sessions import (
@@ -82,6 +83,7 @@ __all__ = [
     "SiweMessageError",
     "SiweParseError",
     "SiweVerificationError",
+    "UriMismatchError",
     "VerifiedLogin",
     "build_login_message",
     "generate_nonce",

@@ -2,10 +2,10 @@
 
 Typical use against a node::
 
-    nonce = httpx.get(f"{base}/auth/nonce").json()["nonce"]
+    n = httpx.post(f"{base}/auth/nonce").json()  # what the node expects the message to name
     message = build_login_message(
-        address=account.address, domain="node.example.com", uri=base,
-        chain_id=1337, nonce=nonce,
+        address=account.address, scheme=n["scheme"], domain=n["domain"], uri=n["uri"],
+        chain_id=n["chain_id"], nonce=n["nonce"],
     )
     signature = sign_login_message(message, account.key)
     # POST {"message": message.to_text(), "signature": signature}

@@ -1,12 +1,12 @@
 """Exception classes for login (EIP-4361) and session handling.
 
 Every failure is its own class carrying the name of the offending ``field``
-and a human-readable ``reason``, so the HTTP layer can answer with a JSON
-problem body (RFC 9457) that names the field without inspecting messages::
+and a human-readable ``reason``; they are the network's problems
+(``chain.problems.ProblemError``), so the HTTP layer answers any of them with a
+JSON problem body (RFC 9457) that names the field without inspecting messages::
 
     except AuthError as exc:
-        return JSONResponse(exc.problem(), status_code=exc.http_status,
-                            media_type="application/problem+json")
+        body = exc.problem()   # {"type", "title", "status", "detail", "code", "field"}
 
 Hierarchy::
 
@@ -17,6 +17,7 @@ Hierarchy::
     |   +-- SiweVerificationError      401  well formed, but not acceptable
     |       +-- DomainMismatchError         field "domain"
     |       +-- SchemeMismatchError         field "scheme"
+    |       +-- UriMismatchError            field "uri"
     |       +-- ChainIdMismatchError        field "chain_id"
     |       +-- NonceError                  field "nonce"
     |       |   +-- NonceUnknownError       never issued (or long forgotten)
@@ -35,7 +36,9 @@ Hierarchy::
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
+
+from chain.problems import ProblemError
 
 __all__ = [
     "AuthError",
@@ -45,6 +48,7 @@ __all__ = [
     "SiweVerificationError",
     "DomainMismatchError",
     "SchemeMismatchError",
+    "UriMismatchError",
     "ChainIdMismatchError",
     "NonceError",
     "NonceUnknownError",
@@ -61,35 +65,21 @@ __all__ = [
     "SessionExpiredError",
 ]
 
-PROBLEM_TYPE_PREFIX = "urn:tradenet:problem:auth:"
-
-
-class AuthError(Exception):
+class AuthError(ProblemError):
     """Root of all authentication failures.
 
-    Class attributes ``code``, ``title`` and ``http_status`` describe the kind
+    Class attributes ``code``, ``title`` and ``status`` describe the kind
     of failure; instance attributes ``field`` and ``reason`` describe this one.
     """
 
-    code: ClassVar[str] = "auth_error"
-    title: ClassVar[str] = "Authentication failed"
-    http_status: ClassVar[int] = 401
+    code = "auth_error"
+    title = "Authentication failed"
+    status = 401
     default_field: ClassVar[str] = "message"
 
     def __init__(self, field: str | None = None, reason: str = "") -> None:
-        self.field: str = field if field is not None else self.default_field
         self.reason: str = reason or self.title
-        super().__init__(f"{self.field}: {self.reason}")
-
-    def problem(self) -> dict[str, Any]:
-        """An RFC 9457 problem object (``application/problem+json`` body)."""
-        return {
-            "type": PROBLEM_TYPE_PREFIX + self.code,
-            "title": self.title,
-            "status": self.http_status,
-            "detail": self.reason,
-            "field": self.field,
-        }
+        super().__init__(self.reason, field=field if field is not None else self.default_field)
 
 
 # --------------------------------------------------------------------------
@@ -106,7 +96,7 @@ class SiweMessageError(SiweError):
 
     code = "invalid_message"
     title = "Invalid sign-in message"
-    http_status = 400
+    status = 400
 
 
 class SiweParseError(SiweMessageError):
@@ -133,6 +123,12 @@ class SchemeMismatchError(SiweVerificationError):
     code = "scheme_mismatch"
     title = "Message is for another URI scheme"
     default_field = "scheme"
+
+
+class UriMismatchError(SiweVerificationError):
+    code = "uri_mismatch"
+    title = "Message URI is not on this server"
+    default_field = "uri"
 
 
 class ChainIdMismatchError(SiweVerificationError):

@@ -5,8 +5,9 @@ Order of checks, and when the nonce is spent
 1. the message text is parsed strictly and the signature is decoded
    (65 bytes, canonical low-s secp256k1)           -> SiweParseError /
                                                       MalformedSignatureError
-2. ``domain`` (and ``scheme`` if the caller asks)   -> DomainMismatchError /
-   match this server                                  SchemeMismatchError
+2. ``domain``, ``scheme`` (``https`` when absent)  -> DomainMismatchError /
+   and the origin of ``uri`` match this server        SchemeMismatchError /
+   (EIP-4361: checked against expected values)        UriMismatchError
 3. the nonce is consumed, atomically               -> NonceUnknownError /
                                                       NonceExpiredError /
                                                       NonceReusedError
@@ -51,7 +52,9 @@ from .errors import (
     MessageNotYetValidError,
     SchemeMismatchError,
     SignerMismatchError,
+    UriMismatchError,
 )
+from .origin import origin_of
 from .nonces import NonceStore
 from .rfc3339 import format_rfc3339, utc_now
 from .siwe_message import SiweMessage
@@ -130,6 +133,7 @@ def verify_login(
     signature: str | bytes,
     *,
     expected_domain: str,
+    expected_uri: str,
     expected_chain_id: int,
     nonce_store: NonceStore,
     now: datetime | None = None,
@@ -139,10 +143,12 @@ def verify_login(
     """Verify a signed EIP-4361 login; raise a :class:`SiweError` subclass on failure.
 
     ``expected_domain`` is compared exactly with the message's ``domain``
-    (an RFC 3986 authority, e.g. ``"node.example.com:8443"``).  When
-    ``expected_scheme`` is given, the message's scheme (``https`` when absent)
-    must equal it.  ``now`` (aware datetime) defaults to the current UTC time;
-    the nonce store uses its own clock for nonce TTLs.  See the module
+    (an RFC 3986 authority, e.g. ``"node.example.com:8443"``).  The message's
+    ``uri`` must have the origin (scheme, host, port) of ``expected_uri``, the
+    server's own URI; its scheme (``https`` when absent, as the EIP says) must
+    be ``expected_scheme``, by default the scheme of ``expected_uri``.  ``now``
+    (aware datetime) defaults to the current UTC time; the nonce store uses its
+    own clock for nonce TTLs.  See the module
     docstring for the order of checks and the nonce-spending rule.
     """
     if now is None:
@@ -159,12 +165,20 @@ def verify_login(
         raise DomainMismatchError(
             "domain", f"message is for {message.domain!r}, this server is {expected_domain!r}"
         )
-    if expected_scheme is not None:
-        scheme = message.scheme if message.scheme is not None else DEFAULT_SCHEME
-        if scheme.lower() != expected_scheme.lower():
-            raise SchemeMismatchError(
-                "scheme", f"message is for scheme {scheme!r}, expected {expected_scheme!r}"
-            )
+    ours = origin_of(expected_uri)
+    if ours is None:
+        raise ValueError(f"expected_uri must be an absolute URI with a host: {expected_uri!r}")
+    wanted_scheme = (expected_scheme or ours.scheme).lower()
+    scheme = message.scheme if message.scheme is not None else DEFAULT_SCHEME
+    if scheme.lower() != wanted_scheme:
+        raise SchemeMismatchError(
+            "scheme", f"message is for scheme {scheme!r}, this server is {wanted_scheme!r}"
+        )
+    theirs = origin_of(message.uri)
+    if theirs != ours:
+        raise UriMismatchError(
+            "uri", f"message URI {message.uri!r} is not on this server ({ours})"
+        )
 
     # 3. spend the nonce (atomic; raises if unknown, expired or already used)
     nonce_store.consume(message.nonce)

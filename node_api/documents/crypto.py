@@ -22,6 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from eth_account.messages import encode_defunct
+from eth_keys import keys
 from eth_utils import keccak, to_checksum_address
 
 from .errors import DecryptionError, KeyUnwrapError, WrongKeyError
@@ -158,9 +160,6 @@ def recover_public_key(message: str | bytes, signature: BytesLike) -> bytes:
     This is how a participant's encryption key is learnt from e.g. its Sign-In-with-Ethereum
     login signature.
     """
-    from eth_account.messages import encode_defunct
-    from eth_keys import keys
-
     sig = _to_bytes(signature, "signature")
     if len(sig) != 65:
         raise ValueError("signature must be 65 bytes (r || s || v)")

@@ -10,9 +10,13 @@ from __future__ import annotations
 import abc
 import logging
 import os
-import tempfile
 import urllib.parse
 from pathlib import Path
+
+import ipfshttpclient
+import ipfshttpclient.client
+
+from chain.fsutil import atomic_write
 
 from .cid import CHUNK_SIZE, MAX_LINKS, compute_cid, parse_cid
 from .errors import DocumentNotFoundError, StoreError, TamperedDocumentError
@@ -63,19 +67,13 @@ class LocalDocumentStore(DocumentStore):
     def put(self, data: bytes) -> str:
         cid = compute_cid(data)
         path = self.path_for(cid)
-        path.parent.mkdir(exist_ok=True)
-        # Always rewrite (temp file + fsync + atomic rename): idempotent, and it heals a copy
-        # that was damaged on disk.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        # Always rewrite (atomically): idempotent, and it heals a copy that was damaged on disk. A
+        # full disk (ENOSPC) leaves no partial file (atomic_write removes its temporary file).
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+            path.parent.mkdir(exist_ok=True)
+            atomic_write(path, data)
+        except OSError as exc:
+            raise StoreError(f"local store {self.root}: cannot write {cid}: {exc.strerror or exc}") from exc
         log.debug("stored %s (%d bytes) at %s", cid, len(data), path)
         return cid
 
@@ -85,6 +83,8 @@ class LocalDocumentStore(DocumentStore):
             data = path.read_bytes()
         except FileNotFoundError:
             raise DocumentNotFoundError(cid) from None
+        except OSError as exc:
+            raise StoreError(f"local store {self.root}: cannot read {cid}: {exc.strerror or exc}") from exc
         return _verified(cid, data, f"local store {self.root}")
 
     def has(self, cid: str) -> bool:
@@ -135,8 +135,6 @@ class KuboDocumentStore(DocumentStore):
     def __init__(self, api: str = "/ip4/127.0.0.1/tcp/5001/http", *, timeout: float = 120.0,
                  offline: bool = False) -> None:
         """``offline=True`` makes the daemon answer from local blocks only (no network fetch)."""
-        import ipfshttpclient
-        import ipfshttpclient.client
 
         self._exceptions = ipfshttpclient.exceptions
         self.api = _to_multiaddr(api)

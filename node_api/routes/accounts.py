@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from pydantic import BaseModel, Field
 
-from chain.contracts import Role
+from chain.vocabulary import Role
 
 from ..context import Caller
 from ..deps import CallerDep, Ctx
-from ..models import Address
-from ..problems import not_found
+from ..errors import NotFound
+from ..models import Address, Money, Page
 from ..read_model import erc20_balances, erc20_transfers
+from ..openapi import READ_ONE
 from .common import PagingDep, money, page_out, read_model
 
 router = APIRouter(prefix="/accounts", tags=["accounts"])
@@ -18,10 +20,30 @@ router = APIRouter(prefix="/accounts", tags=["accounts"])
 
 def _own_or_auditor(caller: Caller, address: str) -> None:
     if address != caller.address and not caller.has(Role.AUDITOR):
-        raise not_found("account", address)
+        raise NotFound("account", address)
 
 
-@router.get("/{address}/balances")
+class BalancesOut(BaseModel):
+    account: str
+    indexed_block: int | None
+    balances: list[Money]
+
+
+class TransferOut(BaseModel):
+    block_number: int
+    log_index: int
+    tx_hash: str
+    timestamp: int
+    from_: str = Field(alias="from")
+    to: str
+    amount: Money
+
+
+class TransferPage(Page):
+    items: list[TransferOut]
+
+
+@router.get("/{address}/balances", response_model=BalancesOut, responses=READ_ONE)
 def balances(address: Address, ctx: Ctx, caller: CallerDep) -> dict:
     _own_or_auditor(caller, address)
     cur = ctx.deployment.currency_by_token
@@ -30,7 +52,8 @@ def balances(address: Address, ctx: Ctx, caller: CallerDep) -> dict:
             "balances": [money(r["amount"], cur[r["token"]]) for r in rows if r["token"] in cur]}
 
 
-@router.get("/{address}/transfers")
+@router.get("/{address}/transfers", response_model=TransferPage, response_model_by_alias=True,
+            responses=READ_ONE)
 def transfers(address: Address, ctx: Ctx, caller: CallerDep, p: PagingDep) -> dict:
     _own_or_auditor(caller, address)
     cur = ctx.deployment.currency_by_token

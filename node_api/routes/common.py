@@ -1,14 +1,18 @@
-"""Helpers shared by the routers: pagination, serialising read-model rows, custodial clients."""
+"""Helpers shared by the routers: pagination, readable rows, the standard answer of a write."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Query
+from fastapi import Depends, Path, Query, Request
 from pydantic import BaseModel
 
 from ..context import NodeContext
+from ..deps import Ctx
+from ..errors import InvalidInput
+from ..models import _token_id
 from ..read_model import ReadModel
+from ..readable import Reader, money  # noqa: F401  (re-exported for the routers)
 
 
 class Paging(BaseModel):
@@ -16,29 +20,21 @@ class Paging(BaseModel):
     offset: int
 
 
-def paging(limit: Annotated[int, Query(ge=1, le=200)] = 50, offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> Paging:
+def paging(ctx: Ctx, limit: Annotated[int, Query(ge=1)] = 50,
+           offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> Paging:
+    if limit > ctx.settings.page_size_max:
+        raise InvalidInput("limit", f"at most {ctx.settings.page_size_max} items a page")
     return Paging(limit=limit, offset=offset)
 
 
 PagingDep = Annotated[Paging, Depends(paging)]
 
-def money(minor: int, currency: str) -> dict[str, str]:
-    """Amounts leave the API as exact integer minor units (a string: JSON numbers lose precision
-    above 2^53) with their currency."""
-    return {"currency": currency, "minor": str(minor)}
+
+def reader(ctx: Ctx) -> Reader:
+    return ctx.reader()
 
 
-def invoice_out(row: dict[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in row.items() if k not in ("face_value", "token")}
-    out["face_value"] = money(row["face_value"], row["currency"])
-    return out
-
-
-def receipt_out(row: dict[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in row.items() if k not in ("insured_value", "token", "quantity")}
-    out["insured_value"] = money(row["insured_value"], row["currency"])
-    out["quantity"] = str(row["quantity"])
-    return out
+ReaderDep = Annotated[Reader, Depends(reader)]
 
 
 def page_out(items: list[dict[str, Any]], total: int, p: Paging) -> dict[str, Any]:
@@ -47,3 +43,27 @@ def page_out(items: list[dict[str, Any]], total: int, p: Paging) -> dict[str, An
 
 def read_model(ctx: NodeContext) -> ReadModel:
     return ReadModel(ctx.db)
+
+
+def token_id_param(name: str, what: str):
+    """A path parameter holding a 256-bit token id (decimal or 0x-hex), parsed (422 naming it)."""
+
+    def parse(request: Request) -> int:
+        raw = request.path_params.get(name, "")
+        try:
+            value = _token_id(raw)
+        except ValueError:
+            raise InvalidInput(name, f"{raw!r} is not {what} id (decimal or 0x-hex, at most 256 bits)") from None
+        if value <= 0 or value >= 2**256:
+            raise InvalidInput(name, f"{what} ids are positive 256-bit numbers")
+        return value
+
+    return parse
+
+
+def in_currency(request: Request, currency: str | None) -> None:
+    """Tells the problem handler which currency a contract's amounts are in (its sentences)."""
+    request.state.currency = currency
+
+
+SmallId = Annotated[int, Path(ge=1, lt=2**63)]

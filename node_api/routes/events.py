@@ -1,6 +1,7 @@
 """Contract events from the read model: a paginated list and a live Server-Sent Events stream.
 
-A participant sees the events that name its address in any argument; an auditor sees all."""
+A participant sees the events that name its address in any argument and the events of the deals
+it is party to (a milestone release names the deal, not its parties); an auditor sees all."""
 
 from __future__ import annotations
 
@@ -10,13 +11,18 @@ from typing import Annotated, Any, AsyncIterator
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import select, tuple_
 
-from chain.contracts import Role
+from chain.indexer.projections import deals as deals_table
 from chain.indexer.schema import events
+from chain.vocabulary import Role
 
 from ..context import Caller
+from ..context import NodeContext
 from ..deps import CallerDep, Ctx
+from ..read_model import ReadModel, deal_scope
+from ..documents import mask_sensitive
 from .common import PagingDep
 
 router = APIRouter(prefix="/events", tags=["events"])
@@ -32,8 +38,38 @@ def _mentions(value: Any, address: str) -> bool:
     return False
 
 
-def _visible(row: dict[str, Any], caller: Caller) -> bool:
-    return caller.has(Role.AUDITOR) or _mentions(row["args"] or {}, caller.address.lower())
+def deal_ids(ctx: NodeContext, caller: Caller) -> set[int]:
+    """The deals `caller` is party to (read once per batch of events)."""
+    if caller.has(Role.AUDITOR):
+        return set()
+    return {row["deal_id"] for row in ReadModel(ctx.db).all(deals_table, deal_scope(caller))}
+
+
+def visible(row: dict[str, Any], caller: Caller, deals: set[int]) -> bool:
+    """Whether `caller` may see the event: an auditor all; a member those naming its address and
+    those of its deals (`deals`, from `deal_ids`)."""
+    args = row["args"] or {}
+    if caller.has(Role.AUDITOR) or _mentions(args, caller.address.lower()):
+        return True
+    deal = args.get("dealId")
+    return deal is not None and str(deal).isdigit() and int(deal) in deals
+
+
+class EventOut(BaseModel):
+    block_number: int
+    log_index: int
+    tx_hash: str
+    contract: str
+    address: str
+    event: str | None
+    args: dict[str, Any] | None = Field(description="decoded arguments: integers as decimal strings, bytes as 0x-hex")
+
+
+class EventPage(BaseModel):
+    items: list[EventOut]
+    limit: int
+    offset: int
+    next_cursor: str | None = Field(description="`<block>:<logIndex>` of the last event scanned")
 
 
 def _event_out(row: dict[str, Any]) -> dict[str, Any]:
@@ -48,7 +84,7 @@ def _fetch(ctx, after: tuple[int, int], limit: int) -> list[dict[str, Any]]:
         return [dict(r) for r in c.execute(q).mappings()]
 
 
-@router.get("")
+@router.get("", response_model=EventPage)
 def list_events(ctx: Ctx, caller: CallerDep, p: PagingDep,
                 contract: Annotated[str | None, Query(max_length=128)] = None,
                 event: Annotated[str | None, Query(max_length=128)] = None,
@@ -60,9 +96,10 @@ def list_events(ctx: Ctx, caller: CallerDep, p: PagingDep,
         rows = _fetch(ctx, cursor, 500)
         if not rows:
             break
+        mine = deal_ids(ctx, caller)
         for r in rows:
             cursor = (r["block_number"], r["log_index"])
-            if (contract and r["contract"] != contract) or (event and r["event"] != event) or not _visible(r, caller):
+            if (contract and r["contract"] != contract) or (event and r["event"] != event) or not visible(r, caller, mine):
                 continue
             if skipped < p.offset:
                 skipped += 1
@@ -74,7 +111,14 @@ def list_events(ctx: Ctx, caller: CallerDep, p: PagingDep,
             "next_cursor": f"{cursor[0]}:{cursor[1]}" if items else None}
 
 
-@router.get("/stream")
+@router.get("/stream", response_class=StreamingResponse, responses={200: {
+    "description": "Server-Sent Events: `id: <block>:<logIndex>`, `event: <name>`, `data: <event JSON>`",
+    # the schema of one event (as OpenAPI 3.2's itemSchema): the stream is not one string
+    "content": {"text/event-stream": {"schema": {
+        "type": "object", "required": ["id", "event", "data"],
+        "properties": {"id": {"type": "string", "pattern": r"^\d+:\d+$"}, "event": {"type": "string"},
+                       "data": {"type": "string", "contentMediaType": "application/json",
+                                "description": "the event: the JSON of one item of GET /events"}}}}}}})
 async def stream(request: Request, ctx: Ctx, caller: CallerDep,
                  after: Annotated[str | None, Query(pattern=r"^\d{1,18}:\d{1,9}$")] = None,
                  max_events: Annotated[int | None, Query(ge=1, le=100_000)] = None) -> StreamingResponse:
@@ -87,10 +131,12 @@ async def stream(request: Request, ctx: Ctx, caller: CallerDep,
         yield b": tradenet event stream\n\n"
         while not await request.is_disconnected():
             rows = await asyncio.to_thread(_fetch, ctx, cursor, 200)
+            mine = await asyncio.to_thread(deal_ids, ctx, caller) if rows else set()
             for r in rows:
                 cursor = (r["block_number"], r["log_index"])
-                if _visible(r, caller):
-                    data = json.dumps(_event_out(r), default=str)
+                if visible(r, caller, mine):
+                    # the stream bypasses the JSON response class: mask here, like every answer
+                    data = json.dumps(mask_sensitive(_event_out(r)), default=str)
                     yield f"id: {cursor[0]}:{cursor[1]}\nevent: {r['event']}\ndata: {data}\n\n".encode()
                     sent += 1
                     if max_events and sent >= max_events:

@@ -1,0 +1,97 @@
+"""What the node keeps of its own, beside the indexer's read model (in the same database): the
+lenders' offers (off-chain signed terms), the agreements stored for the parties, and the
+transport-document numbers behind shipment ids the node has seen.
+
+These tables are the node's, not a projection of the chain: the indexer never rebuilds them and
+they are created when the node starts (:func:`create_node_tables`, idempotent).
+
+- ``node_offers``: one row per offer: the full EIP-712 terms as JSON (``chain.clients.DealTerms``
+  fields: integers as decimal strings, bytes as 0x-hex), their digest, the lender's signature,
+  the agreement's hash and CID, and a copy of what lists filter on (lender, borrower, product,
+  collateral, currency, principal, fee, maturity, accept_by). An offer's status is not stored:
+  it is derived from the chain (``node_api.offers``);
+- ``node_agreements``: each agreement document stored encrypted for its parties: its sha-256
+  (the terms' ``agreementHash``), the CID of the encrypted HTML and of the PDF, the terms digest;
+- ``node_references``: shipment id (keccak256 of the B/L number) -> the B/L number.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table, Text, insert, select
+from sqlalchemy.engine import Engine
+
+from chain.indexer.types import JSONType, Uint256
+
+metadata = MetaData()
+
+offers = Table(
+    "node_offers", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("lender", String(42), nullable=False),
+    Column("borrower", String(42), nullable=False),
+    Column("product", String(16), nullable=False),
+    Column("collateral_id", Uint256(), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("principal", Uint256(), nullable=False),
+    Column("fee", Uint256(), nullable=False),
+    Column("maturity", BigInteger, nullable=False),
+    Column("accept_by", BigInteger, nullable=False),
+    Column("terms", JSONType, nullable=False),
+    Column("terms_digest", String(66), nullable=False, unique=True),
+    Column("lender_signature", String(132), nullable=False),
+    Column("agreement_hash", String(66), nullable=False),
+    Column("note", Text),
+    Column("created_at", BigInteger, nullable=False),  # chain time
+    Index("ix_node_offers_lender", "lender"),
+    Index("ix_node_offers_borrower", "borrower"),
+    Index("ix_node_offers_collateral", "product", "collateral_id"),
+)
+
+agreements = Table(
+    "node_agreements", metadata,
+    Column("agreement_hash", String(66), primary_key=True),
+    Column("html_cid", Text, nullable=False),
+    Column("html_stored_sha256", String(66), nullable=False),  # of the ciphertext
+    Column("pdf_cid", Text, nullable=False),
+    Column("pdf_stored_sha256", String(66), nullable=False),
+    Column("terms_digest", String(66)),
+    Column("parties", JSONType, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+references = Table(
+    "node_references", metadata,
+    Column("shipment_id", String(66), primary_key=True),
+    Column("transport_document", Text, nullable=False),
+)
+
+TABLES = (offers, agreements, references)
+
+
+def create_node_tables(db: Engine) -> None:
+    metadata.create_all(db, checkfirst=True)
+
+
+def remember_reference(db: Engine, shipment_id: bytes, transport_document: str) -> None:
+    """Keeps the B/L number behind a shipment id (first seen wins: the hash fixes the text)."""
+    key = "0x" + bytes(shipment_id).hex()
+    with db.begin() as c:
+        if c.execute(select(references.c.shipment_id).where(references.c.shipment_id == key)).first() is None:
+            c.execute(insert(references).values(shipment_id=key, transport_document=transport_document))
+
+
+def known_references(db: Engine) -> dict[str, str]:
+    with db.connect() as c:
+        return {r.shipment_id: r.transport_document for r in c.execute(select(references))}
+
+
+def one(db: Engine, table: Table, *where: Any) -> dict[str, Any] | None:
+    with db.connect() as c:
+        row = c.execute(select(table).where(*where)).mappings().first()
+        return dict(row) if row else None
+
+
+__all__ = ["TABLES", "agreements", "create_node_tables", "known_references", "offers", "one", "references",
+           "remember_reference"]
