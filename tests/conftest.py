@@ -11,7 +11,12 @@ from eth_account.signers.local import LocalAccount
 from chain.anvil import Anvil
 from chain.client import Chain
 from chain.consortium import DEMO_PARTICIPANTS, Participant, bootstrap, deterministic_keys
-from chain.deploy import Deployment
+from chain.deployment import Clients, Deployment
+from tests.support.mining import revert_to
+
+# fixtures of tests/support, for every test module (an offline kubo daemon; the indexer's anvil,
+# test token and databases)
+pytest_plugins = ["tests.support.kubo", "tests.support.indexer.fixtures"]
 
 
 @dataclass
@@ -43,25 +48,26 @@ class Net:
         self.w3.provider.make_request("evm_mine", [])
 
     # typed clients bound to a participant
+    def clients(self, key: str | None = None) -> Clients:
+        return self.deployment.clients(self.chain, self.keys[key] if key else None)
+
     def registry(self, key: str | None = None):
-        return self.deployment.registry_client(self.chain, self.keys[key] if key else None)
+        return self.clients(key).registry
 
     def invoices(self, key: str | None = None):
-        return self.deployment.invoices(self.chain, self.keys[key] if key else None)
+        return self.clients(key).invoices
 
     def receipts(self, key: str | None = None):
-        return self.deployment.receipts(self.chain, self.keys[key] if key else None)
+        return self.clients(key).receipts
 
     def token(self, currency: str = "USD", key: str | None = None):
-        return self.deployment.token(self.chain, currency, self.keys[key] if key else None)
+        return self.clients(key).token(currency)
 
 
 @pytest.fixture(scope="session")
 def anvil() -> Iterator[Anvil]:
-    node = Anvil()
-    node.start()
-    yield node
-    node.stop()
+    with Anvil() as node:
+        yield node
 
 
 @pytest.fixture(scope="session")
@@ -83,5 +89,5 @@ def _chain_snapshot(request: pytest.FixtureRequest) -> Iterator[None]:
     try:
         yield
     finally:
-        n.w3.provider.make_request("evm_revert", [snap])
+        revert_to(n.w3, snap)
         n.chain.nonces.resync()

@@ -4,9 +4,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from chain.contracts import Role
+from chain.vocabulary import Role
 from node_api.auth import build_login_message, sign_login_message
-from tests.api_support import make_api
+from tests.support.api import make_api
 
 
 @pytest.fixture
@@ -86,15 +86,21 @@ def test_invoice_workflow_through_the_api(api, net):
     r = api.client.post("/invoices", json=body, headers=seller)
     assert r.status_code == 201, r.text
     invoice_id = r.json()["invoice_id"]
-    # duplicate: the contract's error comes back as a 409 problem naming the error
-    r = api.client.post("/invoices", json=body, headers=api.login("seller_ops"))
+    # duplicate (another account of the seller's organisation, another document): the contract's
+    # error comes back as a 409 problem naming the error, with a sentence
+    r = api.client.post("/invoices", json={**body, "document_hash": "0x" + "cd" * 32},
+                        headers=api.login("seller_ops"))
     assert r.status_code == 409 and r.json()["error"] == "DuplicateInvoice"
-    assert r.json()["arguments"]["existingId"] == invoice_id
+    assert r.json()["arguments"]["id"] == invoice_id
+    assert r.json()["detail"].startswith("This invoice is already tokenised as invoice 0x")
     r = api.client.post(f"/invoices/{invoice_id}/confirm", headers=buyer)
     assert r.status_code == 200
     api.sync()
     got = api.client.get(f"/invoices/{invoice_id}", headers=seller).json()
-    assert got["state"] == "Confirmed" and got["face_value"] == {"currency": "USD", "minor": "100000000"}
+    assert got["state"] == "Confirmed"
+    assert got["face_value"] == {"currency": "USD", "minor": "100000000", "display": "USD 1,000,000.00"}
+    assert got["seller_name"] == "Shenzhen Bright Electronics Co., Ltd." and got["buyer_lei"] == "724500ROTTERDAMRET06"
+    assert got["due_date_iso"].endswith("Z") and got["id"] == invoice_id
     assert api.client.get(f"/invoices/{invoice_id}", headers=lender).status_code == 404  # not party
     assert api.client.get("/invoices", headers=api.login("auditor")).json()["total"] == 1
     assert api.client.get("/invoices?state=Issued", headers=seller).json()["total"] == 0
@@ -140,7 +146,7 @@ def test_documents_upload_download_and_non_party(api, net):
 
 
 def test_bank_numbers_are_masked_in_responses(api):
-    from node_api.app import MaskedJSONResponse
+    from node_api.responses import MaskedJSONResponse
 
     body = MaskedJSONResponse({"payment": {"iban": "NL91ABNA0417164300", "bank_account": "123456789"}}).body
     assert b"NL91ABNA0417164300" not in body and b"4300" in body and b"6789" in body
@@ -149,9 +155,10 @@ def test_bank_numbers_are_masked_in_responses(api):
 def test_reconciliation_equals_chain_balances(api, net):
     import datetime as dt
 
-    from chain.scenario import Narrator, run_core_trade
+    from tests.support.localnet import players_on
+    from tradenet.scenario import Narrator, run_core_trade
 
-    run_core_trade(net.chain, net.deployment, net.keys, Narrator(lambda _: None))
+    run_core_trade(players_on(api), Narrator(lambda _: None))  # through the API, as the participants would
     net.token("USD", "lender").transfer(net.addr("buyer"), 123_45)
     api.sync()
     day = dt.datetime.fromtimestamp(net.now(), dt.timezone.utc).date()
@@ -166,9 +173,10 @@ def test_reconciliation_equals_chain_balances(api, net):
 
 
 def test_event_stream_delivers_participant_events(api, net):
-    from chain.scenario import Narrator, run_core_trade
+    from tests.support.localnet import players_on
+    from tradenet.scenario import Narrator, run_core_trade
 
-    run_core_trade(net.chain, net.deployment, net.keys, Narrator(lambda _: None))
+    run_core_trade(players_on(api), Narrator(lambda _: None))  # through the API, as the participants would
     api.sync()
     with api.client.stream("GET", "/events/stream?max_events=3", headers=api.login("buyer")) as r:
         assert r.status_code == 200
@@ -183,13 +191,16 @@ def test_relay_of_client_signed_transaction(api, net):
     seller = api.login("seller")
     inv = net.invoices()
     data = inv.encode("mint", (net.addr("buyer"), "RELAY-1", 500, b"USD", net.now(), net.now() + 86_400 * 30,
-                               b"\1" * 32, "cid"))
+                               b"\1" * 32, "cid", bytes(32), 0))
     w3 = net.w3
     tx = {"to": inv.address, "data": data, "value": 0, "gas": 600_000, "maxFeePerGas": 0, "maxPriorityFeePerGas": 0,
           "nonce": w3.eth.get_transaction_count(net.addr("seller")), "chainId": w3.eth.chain_id}
     signed = net.keys["seller"].sign_transaction(tx)
     r = api.client.post("/tx/relay", json={"raw_transaction": signed.raw_transaction.to_0x_hex()}, headers=seller)
-    assert r.status_code == 200, r.text
+    # answered at once (202) with the hash and where to poll (finding 20)
+    assert r.status_code == 202, r.text
+    status = api.client.get(r.json()["status_url"], headers=seller).json()
+    assert status["status"] == "included" and status["tx_hash"] == r.json()["tx_hash"], status
     net.chain.nonces.resync()
     # signed by someone else than the session's participant: refused
     tx2 = dict(tx, nonce=0)

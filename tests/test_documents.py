@@ -1,6 +1,6 @@
 """Tests of node_api.documents: encryption, key wrapping, CIDs, stores, masking.
 
-Tests named ``*kubo*`` talk to a real kubo daemon started by ``tests/conftest_kubo.py`` (built
+Tests named ``*kubo*`` talk to a real kubo daemon started by ``tests/support/kubo.py`` (built
 from source on first use). They run by default and are marked ``slow`` so they can be deselected
 with ``-m "not slow"`` (or ``-k "not kubo"``).
 """
@@ -41,7 +41,6 @@ from node_api.documents import (
     unwrap_key,
     wrap_key,
 )
-from tests.conftest_kubo import kubo_api  # noqa: F401  (pytest fixture)
 
 CONTEXT = b"tradenet-doc-v1"
 
@@ -289,10 +288,26 @@ def test_mask_sensitive_nested():
     assert body["invoice"]["seller"]["IBAN"] == "GB82WEST12345698765432"  # input untouched
 
 
+def test_mask_text_same_answer_cached_or_not_short_or_long():
+    """Short strings keep their masked form in a bounded cache; long ones are scanned each time:
+    both are masked, the second time as the first, and a plain string is kept as it is."""
+    from node_api.documents.masking import CACHED_TEXT_MAX, mask_text
+    short = "pay to GB82WEST12345698765432 by Friday"
+    long = "x" * CACHED_TEXT_MAX + " pay to GB82WEST12345698765432"
+    assert len(short) <= CACHED_TEXT_MAX < len(long)
+    for text in (short, long):
+        first = mask_text(text)
+        assert "GB82WEST12345698765432" not in first and first.endswith(("5432 by Friday", "5432"))
+        assert mask_text(text) == first
+    assert mask_text("Shenzhen Export Co. Ltd") == "Shenzhen Export Co. Ltd"
+    assert mask_sensitive({"iban": "GB82WEST12345698765432", "n": [1, None, True, 2.5]}) == \
+        {"iban": "*" * 18 + "5432", "n": [1, None, True, 2.5]}
+
+
 # --- kubo ----------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def kubo_store(kubo_api):  # noqa: F811
+def kubo_store(kubo_api):
     store = KuboDocumentStore(kubo_api, offline=True)
     yield store
     store.close()

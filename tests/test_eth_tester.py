@@ -1,5 +1,7 @@
 """The client is provider-agnostic: the core invoice flow on py-evm through EthereumTesterProvider."""
 
+import dataclasses
+
 import pytest
 from eth_tester import EthereumTester, PyEVMBackend
 from web3 import Web3
@@ -7,8 +9,9 @@ from web3.providers.eth_tester import EthereumTesterProvider
 
 from chain import errors
 from chain.client import Chain
+from chain.clients import InvoiceTerms
 from chain.consortium import DEMO_PARTICIPANTS, bootstrap, deterministic_keys
-from chain.contracts import InvoiceState, InvoiceTerms
+from chain.vocabulary import InvoiceState
 
 
 @pytest.fixture(scope="module")
@@ -29,14 +32,21 @@ def test_invoice_flow_on_eth_tester(tester_net):
     now = chain.w3.eth.get_block("latest")["timestamp"]
     terms = InvoiceTerms(keys["buyer"].address, "ET-2026-001", 250_000_00, "EUR", now, now + 90 * 86_400,
                          b"\xab" * 32, "bafkreitestdocument")
-    seller_invoices = d.invoices(chain, keys["seller"])
+    seller_invoices = d.clients(chain, keys["seller"]).invoices
     invoice_id = seller_invoices.mint(terms)
+    assert invoice_id == int.from_bytes(seller_invoices.fingerprint(
+        b"3003005ZBRIGHTELEC05", b"724500ROTTERDAMRET06", seller_invoices.canonical_number("ET-2026-001"),
+        250_000_00, "EUR", now), "big")
+    # the same receivable under another spelling, from the seller's second account: refused
+    again = dataclasses.replace(terms, invoice_number="et 2026/001", document_hash=b"\xcd" * 32)
     with pytest.raises(errors.DuplicateInvoice) as dup:
-        d.invoices(chain, keys["seller_ops"]).mint(terms)
-    assert dup.value["existingId"] == invoice_id
+        d.clients(chain, keys["seller_ops"]).invoices.mint(again)
+    assert dup.value["id"] == invoice_id
+    with pytest.raises(errors.DuplicateDocument):
+        d.clients(chain, keys["seller"]).invoices.mint(dataclasses.replace(terms, invoice_number="ET-2026-002"))
     with pytest.raises(errors.NotInvoiceBuyer):
         seller_invoices.confirm(invoice_id)
-    d.invoices(chain, keys["buyer"]).confirm(invoice_id)
+    d.clients(chain, keys["buyer"]).invoices.confirm(invoice_id)
     inv = seller_invoices.invoice(invoice_id)
     assert inv.state is InvoiceState.CONFIRMED
     assert inv.face_value == 250_000_00 and inv.currency == "EUR"

@@ -1,14 +1,15 @@
 """MemberGovernance (inherited by the ParticipantRegistry): M-of-N proposals with expiry, approvals
-re-checked at execution, atomic batches, and the bounds on M."""
+re-checked at execution, cancellation by the proposer, revocation of approvals, atomic batches,
+and the bounds on M."""
 
 from __future__ import annotations
 
 import pytest
 
 from chain import errors
-from chain.contracts import ProposalState, Role
+from chain.vocabulary import ProposalState, Role
 
-from .token_support import DAY, YEAR, checksum, govern, govern_fails, outsider, unchanged
+from tests.support.tokens import DAY, YEAR, checksum, govern, govern_fails, member_input, outsider, unchanged
 
 MIN_TTL = 5 * 60
 MAX_TTL = 30 * DAY
@@ -152,7 +153,7 @@ def test_kyc_expired_admin_still_governs(net):
 def test_unknown_proposal(net):
     reg = net.registry("admin_a")
     missing = reg._call("proposalCount") + 1
-    for action in (reg.approve, reg.execute, reg.expire):
+    for action in (reg.approve, reg.execute, reg.expire, reg.cancel, reg.revoke_approval):
         with pytest.raises(errors.UnknownProposal) as exc:
             action(missing)
         assert exc.value["id"] == missing
@@ -202,7 +203,7 @@ def test_sixteen_calls_is_the_maximum_batch(net):
     reg = net.registry()
     accounts = [outsider(f"batch-{i}").address for i in range(16)]
     expiry = net.now() + YEAR
-    calls = [reg.call_add_member(a, Role.INVESTOR, f"549300BATCHMEMBER{i:03d}", "LU", expiry)
+    calls = [reg.call_add_member(member_input(net, a, Role.INVESTOR, f"549300BATCHMEMBER{i:03d}", "LU", expiry))
              for i, a in enumerate(accounts)]
     govern(net, *calls)
     assert reg._call("memberCount") == 16 + 16
@@ -248,6 +249,156 @@ def test_anyone_may_expire_a_lapsed_proposal(net):
     net.advance_time(MIN_TTL + 1)
     reg_a.using(outsider("janitor")).expire(pid)
     assert reg_a.proposal_state(pid) == ProposalState.EXPIRED
+
+
+# ---------------------------------------------------------------------------- cancellation (finding 12)
+
+
+def test_finding12_proposer_cancels_its_proposal(net):
+    reg_a, reg_b, reg_c = (net.registry(k) for k in ("admin_a", "admin_b", "admin_c"))
+    seller = net.addr("seller")
+    pid = reg_a.propose([_suspend_seller(net, reg_a)], "suspend the seller")
+    reg_b.approve(pid)  # quorum reached: only the cancellation stops it
+    receipt = reg_a.cancel(pid)
+    [ev] = reg_a.events(receipt, "ProposalCancelled")
+    assert (ev["id"], ev["proposer"]) == (pid, net.addr("admin_a"))
+    assert reg_a.proposal_state(pid) == ProposalState.CANCELLED
+    with unchanged(net, lambda: _proposal(reg_a, pid), lambda: reg_a.member(seller)):
+        for action in (reg_c.approve, reg_b.execute, reg_a.execute, reg_a.cancel, reg_b.revoke_approval,
+                       reg_c.expire):
+            with pytest.raises(errors.ProposalNotPending) as exc:
+                action(pid)
+            assert (exc.value["id"], exc.value["state"]) == (pid, ProposalState.CANCELLED)
+    assert reg_a.member(seller).suspended is False
+
+
+@pytest.mark.parametrize("who", ["admin_b", "admin_c", "seller", "outsider"])
+def test_finding12_only_the_proposer_cancels(net, who):
+    reg_a = net.registry("admin_a")
+    pid = reg_a.propose([_suspend_seller(net, reg_a)], "suspend the seller")
+    net.registry("admin_b").approve(pid)
+    account = outsider("canceller") if who == "outsider" else net.keys[who]
+    with unchanged(net, lambda: _proposal(reg_a, pid)):
+        with pytest.raises(errors.NotProposer) as exc:
+            reg_a.using(account).cancel(pid)
+    assert (exc.value["id"], checksum(exc.value["caller"])) == (pid, account.address)
+    assert reg_a.proposal_state(pid) == ProposalState.PENDING
+
+
+@pytest.mark.parametrize("action", ["cancel", "revoke approval"])
+def test_cancel_and_revoke_only_while_pending(net, action):
+    reg_a, reg_b = net.registry("admin_a"), net.registry("admin_b")
+    act = {"cancel": reg_a.cancel, "revoke approval": reg_b.revoke_approval}[action]
+    executed = reg_a.propose([_suspend_seller(net, reg_a)], "suspend the seller")
+    reg_b.approve(executed)
+    reg_b.execute(executed)
+    with unchanged(net, lambda: _proposal(reg_a, executed)):
+        with pytest.raises(errors.ProposalNotPending) as exc:
+            act(executed)
+    assert exc.value["state"] == ProposalState.EXECUTED
+    lapsed = reg_a.propose([reg_a.call_reinstate(net.addr("seller"))], "reinstate", ttl=MIN_TTL)
+    reg_b.approve(lapsed)
+    deadline = _proposal(reg_a, lapsed)["deadline"]
+    net.advance_time(MIN_TTL + 1)
+    with unchanged(net, lambda: _proposal(reg_a, lapsed)):
+        with pytest.raises(errors.ProposalDeadlinePassed) as exc:
+            act(lapsed)
+    assert exc.value["deadline"] == deadline
+
+
+def test_suspended_proposer_may_still_withdraw_its_proposal(net):
+    """Withdrawing takes no power: a proposer suspended after proposing may still cancel."""
+    reg = net.registry()
+    pid = net.registry("admin_c").propose([_suspend_seller(net, reg)], "suspend the seller")
+    govern(net, reg.call_suspend(net.addr("admin_c"), "key rotation"))
+    net.registry("admin_c").cancel(pid)
+    assert reg.proposal_state(pid) == ProposalState.CANCELLED
+
+
+# ---------------------------------------------------------------------------- revoking an approval (finding 12)
+
+
+def test_finding12_revoked_approval_no_longer_counts(net):
+    reg_a, reg_b = net.registry("admin_a"), net.registry("admin_b")
+    seller = net.addr("seller")
+    pid = reg_a.propose([_suspend_seller(net, reg_a)], "suspend the seller")
+    reg_b.approve(pid)
+    assert _valid(reg_a, pid) == 2
+    receipt = reg_b.revoke_approval(pid)
+    [ev] = reg_b.events(receipt, "ApprovalRevoked")
+    assert (ev["id"], ev["admin"], ev["approvals"]) == (pid, net.addr("admin_b"), 1)
+    p = _proposal(reg_a, pid)
+    assert (p["approvers"], p["state"]) == ([net.addr("admin_a")], ProposalState.PENDING)
+    assert reg_a._call("hasApproved", pid, net.addr("admin_b")) is False
+    assert _valid(reg_a, pid) == 1
+    with unchanged(net, lambda: _proposal(reg_a, pid), lambda: reg_a.member(seller)):
+        with pytest.raises(errors.QuorumNotReached) as exc:
+            reg_b.execute(pid)
+    assert (exc.value["id"], exc.value["approvals"], exc.value["threshold"]) == (pid, 1, 2)
+    # a revoked approval may be given again
+    reg_b.approve(pid)
+    reg_b.execute(pid)
+    assert reg_a.member(seller).suspended is True
+
+
+@pytest.mark.parametrize("who", ["admin_c", "seller", "outsider"])
+def test_finding12_revoke_by_non_approver_fails(net, who):
+    reg_a = net.registry("admin_a")
+    pid = reg_a.propose([_suspend_seller(net, reg_a)], "suspend the seller")
+    net.registry("admin_b").approve(pid)
+    account = outsider("revoker") if who == "outsider" else net.keys[who]
+    with unchanged(net, lambda: _proposal(reg_a, pid), lambda: _valid(reg_a, pid)):
+        with pytest.raises(errors.NotApproved) as exc:
+            reg_a.using(account).revoke_approval(pid)
+    assert (exc.value["id"], checksum(exc.value["admin"])) == (pid, account.address)
+
+
+def test_revoke_twice_fails(net):
+    reg_a, reg_b = net.registry("admin_a"), net.registry("admin_b")
+    pid = reg_a.propose([_suspend_seller(net, reg_a)], "suspend the seller")
+    reg_b.approve(pid)
+    reg_b.revoke_approval(pid)
+    with unchanged(net, lambda: _proposal(reg_a, pid)):
+        with pytest.raises(errors.NotApproved):
+            reg_b.revoke_approval(pid)
+
+
+def test_proposer_may_revoke_its_own_approval(net):
+    reg_a, reg_b, reg_c = (net.registry(k) for k in ("admin_a", "admin_b", "admin_c"))
+    pid = reg_a.propose([_suspend_seller(net, reg_a)], "suspend the seller")
+    reg_a.revoke_approval(pid)
+    reg_b.approve(pid)
+    assert _valid(reg_a, pid) == 1
+    with pytest.raises(errors.QuorumNotReached):
+        reg_b.execute(pid)
+    reg_c.approve(pid)
+    reg_c.execute(pid)
+    assert _proposal(reg_a, pid)["approvers"] == [net.addr("admin_b"), net.addr("admin_c")]
+    assert reg_a.member(net.addr("seller")).suspended is True
+
+
+# ---------------------------------------------------------------------------- one organisation, one vote (finding 11)
+
+
+def test_finding11_two_keys_of_one_organisation_never_make_m(net):
+    """admin_a's organisation holds a second key: it cannot vote, cannot be made an admin, so
+    admin_a alone never reaches M = 2."""
+    reg = net.registry()
+    lei = net.participants["admin_a"].lei
+    second = outsider("admin-a-ops")
+    govern(net, reg.call_add_member(member_input(net, second.address, Role.AUDITOR, lei)))
+    reg_a, reg_2 = net.registry("admin_a"), reg.using(second)
+    pid = reg_a.propose([reg.call_set_roles(second.address, Role.ADMIN)], "make our second key an admin")
+    with unchanged(net, lambda: _proposal(reg_a, pid)):
+        with pytest.raises(errors.NotAdmin):
+            reg_2.approve(pid)
+        with pytest.raises(errors.QuorumNotReached) as exc:
+            reg_a.execute(pid)
+    assert (exc.value["approvals"], exc.value["threshold"]) == (1, 2)
+    net.registry("admin_b").approve(pid)  # even with a second organisation's approval...
+    with pytest.raises(errors.LeiAlreadyHasAdmin):  # ...the organisation keeps one seat
+        reg_a.execute(pid)
+    assert reg.active_admin_count() == 3
 
 
 # ---------------------------------------------------------------------------- approvals re-checked at execution
@@ -302,7 +453,7 @@ def test_batch_executes_atomically_in_order(net):
     expiry = net.now() + YEAR
     later = net.now() + 2 * YEAR
     calls = [
-        reg.call_add_member(new, Role.SELLER, "5493001KJTIIGC8Y1R12", "FR", expiry),
+        reg.call_add_member(member_input(net, new, Role.SELLER, "5493001KJTIIGC8Y1R12", "FR", expiry)),
         reg.call_set_roles(new, Role.SELLER | Role.BUYER),
         reg.call_renew_kyc(new, later),
         reg.call_suspend(new, "onboarded dormant"),
@@ -325,7 +476,7 @@ def test_failing_call_reverts_whole_batch_and_leaves_proposal_pending(net):
     new = outsider("batch-member").address
     stranger = outsider("stranger").address
     calls = [
-        reg.call_add_member(new, Role.SELLER, "5493001KJTIIGC8Y1R12", "FR", net.now() + YEAR),
+        reg.call_add_member(member_input(net, new, Role.SELLER, "5493001KJTIIGC8Y1R12", "FR")),
         reg.call_suspend(stranger, "not a member"),  # reverts NotMember
     ]
     err = govern_fails(net, errors.NotMember, *calls,
@@ -436,7 +587,7 @@ def test_second_admin_suspension_reverts_at_m_equals_2(net):
 def test_new_admin_raises_n_and_can_approve(net):
     reg = net.registry()
     new = outsider("admin-d")
-    govern(net, reg.call_add_member(new.address, Role.ADMIN, "529900NEWADMIND00016", "FR", net.now() + YEAR))
+    govern(net, reg.call_add_member(member_input(net, new.address, Role.ADMIN, "529900NEWADMIND00016", "FR")))
     assert reg.active_admin_count() == 4
     govern(net, reg.call_set_threshold(4))
     assert reg.approval_threshold() == 4

@@ -16,8 +16,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, create_engine, inspect, select
 
+from chain.settings import PROJECT_ROOT as REPO_ROOT
 from chain.indexer import ContractSpec, Indexer, Projection
-from chain.indexer.devchain import REPO_ROOT
 from chain.indexer.migrate import (
     VERSION_TABLE,
     alembic_config,
@@ -27,10 +27,9 @@ from chain.indexer.migrate import (
 )
 from chain.indexer.projections import Erc20Projection, erc20_metadata
 from chain.indexer.schema import blocks, raw_metadata
-from tests.indexer_support.fixtures import db, node, pg_cluster, token, token_artifact  # noqa: F401
-from tests.indexer_support.helpers import Activity, dump, make_indexer, projected_balances
-from tests.indexer_support.notes import MIGRATIONS as NOTES_MIGRATIONS
-from tests.indexer_support.notes import NotesProjection, test_notes
+from tests.support.indexer.helpers import Activity, dump, make_indexer, projected_balances
+from tests.support.indexer.notes import MIGRATIONS as NOTES_MIGRATIONS
+from tests.support.indexer.notes import NotesProjection, test_notes
 
 
 def reference_dump(db, w3, contract, start, **kw):
@@ -232,7 +231,7 @@ def test_kill_subprocess_mid_batch_then_resume(node, token, db, tmp_path):
     abi_file, marker = tmp_path / "abi.json", tmp_path / "marker"
     abi_file.write_text(json.dumps(c.abi))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.indexer_support.run_indexer", "--rpc", node.url,
+        [sys.executable, "-m", "tests.support.indexer.run_indexer", "--rpc", node.url,
          "--db", url, "--address", c.address, "--abi", str(abi_file), "--start", str(start),
          "--batch-size", "2", "--marker", str(marker)],
         cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

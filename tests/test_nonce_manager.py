@@ -55,6 +55,6 @@ def test_resync_after_external_transaction(net):
     net.token("USD", "treasury").mint(net.addr("seller"), 10, b"\x03" * 32)
     seller_usd = net.token("USD", "seller")
     seller_usd.transfer(net.addr("buyer"), 1)  # primes this client's cache
-    net.deployment.token(other, "USD", net.keys["seller"]).transfer(net.addr("buyer"), 1)
+    net.deployment.clients(other, net.keys["seller"]).token("USD").transfer(net.addr("buyer"), 1)
     seller_usd.transfer(net.addr("buyer"), 1)  # stale cache -> refused -> resync -> mined
     assert seller_usd.balance_of(net.addr("seller")) == 7

@@ -9,7 +9,6 @@ import json
 import logging
 import sqlite3
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +18,17 @@ from eth_utils import keccak
 from fastapi.testclient import TestClient
 from sqlalchemy.exc import IntegrityError
 
-from chain import errors as chain_errors
 from oracle import typed_data as td
 from oracle.api import create_app
-from oracle.chain_port import OnChainShipment, OperatorSet, Submission
 from oracle.engine import Engine
 from oracle.errors import ConfigError
 from oracle.hmac_auth import sign_headers
 from oracle.leader import rotation, turn_delay
 from oracle.normalize import canonical_json, evidence_hash, normalize_carrier_event, shipment_id
-from oracle.peers import DeliveryResult
 from oracle.settings import load_settings
 from oracle.store import ReportRow, State, Store
-from tests.oracle_support import builders as b
+from tests.support.oracle import builders as b
+from tests.support.oracle.stand_ins import FakeChain, NoPeers, peer_payload, slot
 from oracle.samples import customs_event, equipment_event, fx_observation, iso, transport_event
 
 
@@ -147,13 +144,18 @@ def test_equipment_customs_and_warehouse_events_validate(client):
 @pytest.mark.parametrize("raw,detail", [
     (b"{not json", "invalid JSON"),
     (b'{"eventID": "a", "eventID": "b"}', "duplicate key"),
-    (b"[1, 2]", "JSON object"),
     (b'{"x": NaN}', "NaN"),
     (b"\xff\xfe", "UTF-8"),
 ])
 def test_malformed_json_is_a_400_problem(client, raw, detail):
     body = assert_problem(post(client, None, raw=raw), 400)
     assert detail in body["detail"]
+
+
+def test_an_array_is_a_batch_of_events(client):
+    # an array is a DCSA subscription callback body: its items must be events
+    assert "event object" in assert_problem(post(client, None, raw=b"[1, 2]"), 422, "0")["detail"]
+    assert_problem(post(client, None, raw=b'"an event"'), 422, "body")
 
 
 def test_planned_and_non_milestone_events_are_acknowledged_not_signed(client, service):
@@ -232,10 +234,10 @@ def test_event_is_persisted_and_signed_before_the_ack(client, service, tmp_path)
 
 
 def test_no_ack_when_persistence_fails(client, service, monkeypatch):
-    def broken(**_: Any):
+    def broken(*_: Any, **__: Any):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(service.store, "accept_carrier_event", broken)
+    monkeypatch.setattr(service.store, "record_carrier_event", broken)
     resp = post(TestClient(client.app, raise_server_exceptions=False), transport_event())
     assert resp.status_code == 500
     assert resp.headers["content-type"].startswith("application/problem+json")
@@ -247,7 +249,7 @@ def test_ack_stands_if_signing_fails_and_the_engine_signs_later(client, service,
     resp = post(client, transport_event())
     assert resp.status_code == 202 and resp.json()["state"] == "accepted"
     monkeypatch.setattr(td, "sign", real_sign)
-    engine = Engine(service, service.store, _NoPeers(), None)
+    engine = Engine(service, service.store, NoPeers(), None)
     engine.tick()
     assert service.store.report(resp.json()["digest"]).state == State.SIGNED
 
@@ -278,9 +280,10 @@ def test_same_event_id_with_different_content_is_409_and_never_signed(client, se
     assert service.store.counts()["reports"] == {"signed": 1}
 
 
-def test_second_content_for_the_same_shipment_and_code_is_refused(client, service, caplog):
+def test_second_content_for_the_same_shipment_code_and_location_is_refused(client, service, caplog):
     first = post(client, transport_event(code="DEPA", unlocode="CNSZX"))
-    other = transport_event(code="DEPA", unlocode="CNSHK")  # new eventID, same (shipment, DEPA)
+    # new eventID, same (shipment, DEPA, CNSZX), another time: a second content for one slot
+    other = transport_event(code="DEPA", unlocode="CNSZX", when=time.time() - 900)
     with caplog.at_level(logging.WARNING):
         resp = post(client, other)
     problem = assert_problem(resp, 409, "eventID")
@@ -322,12 +325,45 @@ def test_database_of_another_operator_is_refused(tmp_path):
         store.bind_identity({"operator": b.key("op2").address, "chain_id": "1"})
 
 
+def test_database_of_the_previous_build_gets_the_new_columns_and_keeps_its_reports(tmp_path, client, service):
+    """A database written before slot generations and the keeper: the columns are added in place,
+    a report's slot is its subject, and the one-content-per-slot rule still holds."""
+    event = transport_event()
+    digest = post(client, event).json()["digest"]
+    path = service.store.path
+    service.store.close()
+    con = sqlite3.connect(path)
+    con.execute("DROP INDEX ix_reports_slot")
+    for column in ("slot", "generation", "retracted_tx", "retracted_block", "notified", "keeper_done"):
+        con.execute(f"ALTER TABLE reports DROP COLUMN {column}")
+    con.commit()
+    con.close()
+    store = Store(path)
+    report = store.report(digest)
+    assert report.slot == report.subject and report.generation == 0 and report.state == State.SIGNED
+    assert not report.keeper_done and report.notified is None
+    assert store.report_for_subject("shipment", report.subject).digest == digest
+    store.close()
+
+
 # ----------------------------------------------------------------------------------------- signing
+def test_retraction_digest_matches_hand_computed_eip712():
+    r = td.Retraction(b"\x31" * 32, b"\x32" * 32, 1_735_000_000)
+    domain_type = keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
+    separator = keccak(abi_encode(["bytes32", "bytes32", "bytes32", "uint256", "address"],
+                                  [domain_type, keccak(text="tradenet LogisticsOracle"), keccak(text="2"), b.CHAIN_ID,
+                                   b.ORACLE_ADDRESS]))
+    type_hash = keccak(text="Retraction(bytes32 eventId,bytes32 reasonHash,uint64 retractedAt)")
+    struct_hash = keccak(abi_encode(["bytes32", "bytes32", "bytes32", "uint64"],
+                                    [type_hash, r.event_id, r.reason_hash, r.retracted_at]))
+    assert td.digest(r, td.logistics_domain(b.CHAIN_ID, b.ORACLE_ADDRESS)) == keccak(b"\x19\x01" + separator + struct_hash)
+
+
 def _eip712_reference_digest(ev: td.ShipmentEvent, chain_id: int, contract: str) -> bytes:
     """EIP-712 computed by hand (eth_abi + keccak), independent of eth_account."""
     domain_type = keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
     separator = keccak(abi_encode(["bytes32", "bytes32", "bytes32", "uint256", "address"],
-                                  [domain_type, keccak(text="tradenet LogisticsOracle"), keccak(text="1"), chain_id,
+                                  [domain_type, keccak(text="tradenet LogisticsOracle"), keccak(text="2"), chain_id,
                                    contract]))
     type_hash = keccak(text="ShipmentEvent(bytes32 shipmentId,bytes4 eventCode,bytes5 location,uint64 eventTime,"
                             "bytes32 evidenceHash)")
@@ -412,34 +448,26 @@ def test_fx_rate_accept_replay_conflict(client, service):
 
 
 # ----------------------------------------------------------------------------------------- peer signatures
-def _peer_payload(struct: Any, signer_name: str, *, kind: str = "shipment", sign_as: str | None = None,
-                  domain: td.Domain | None = None) -> dict[str, Any]:
-    domain = domain or b.domains()[kind]
-    sig = td.sign(b.key(sign_as or signer_name), struct, domain)
-    return {"kind": kind, "message": struct.to_json(), "digest": "0x" + td.digest(struct, domain).hex(),
-            "signer": b.key(signer_name).address, "signature": "0x" + sig.hex(), "from": signer_name}
-
-
 def test_peer_signature_is_verified_and_stored(client, service):
     accepted = post(client, transport_event()).json()
     struct = td.struct_from_json("shipment", service.store.report(accepted["digest"]).message)
-    resp = client.post("/signatures", json=_peer_payload(struct, "op2"))
+    resp = client.post("/signatures", json=peer_payload(struct, "op2"))
     assert resp.status_code == 200, resp.text
     body = resp.json()
     assert body["status"] == "stored" and body["signatures"] == 2
     assert body["signature"]["signer"] == service.address  # our own comes back to the sender
-    assert client.post("/signatures", json=_peer_payload(struct, "op2")).json()["status"] == "duplicate"
+    assert client.post("/signatures", json=peer_payload(struct, "op2")).json()["status"] == "duplicate"
 
 
 def test_peer_signature_refusals(client, service):
     struct = td.ShipmentEvent(shipment_id("X1"), "DEPA", "CNSZX", 1_735_000_000, b"\x05" * 32)
-    outsider = _peer_payload(struct, "mallory")
+    outsider = peer_payload(struct, "mallory")
     assert_problem(client.post("/signatures", json=outsider), 403, "signer")
-    forged = _peer_payload(struct, "op2", sign_as="op3")
+    forged = peer_payload(struct, "op2", sign_as="op3")
     assert_problem(client.post("/signatures", json=forged), 403, "signature")
-    wrong_domain = _peer_payload(struct, "op2", domain=td.logistics_domain(1, b.ORACLE_ADDRESS))
+    wrong_domain = peer_payload(struct, "op2", domain=td.logistics_domain(1, b.ORACLE_ADDRESS))
     assert_problem(client.post("/signatures", json=wrong_domain), 422, "digest")
-    bad_code = _peer_payload(struct, "op2")
+    bad_code = peer_payload(struct, "op2")
     bad_code["message"]["eventCode"] = "ZZZZ"
     assert_problem(client.post("/signatures", json=bad_code), 422, "message.eventCode")
     assert_problem(client.post("/signatures", content=b"nope"), 400)
@@ -449,9 +477,10 @@ def test_peer_signature_refusals(client, service):
 def test_peer_signing_a_different_digest_is_a_logged_conflict(client, service, caplog):
     accepted = post(client, transport_event(unlocode="CNSZX")).json()
     ours = td.struct_from_json("shipment", service.store.report(accepted["digest"]).message)
-    lie = td.ShipmentEvent(ours.shipment_id, ours.event_code, "CNSHK", ours.event_time, ours.evidence_hash)
+    # the same (shipment, code, location) with another time: a second content for our subject
+    lie = td.ShipmentEvent(ours.shipment_id, ours.event_code, ours.location, ours.event_time - 60, ours.evidence_hash)
     with caplog.at_level(logging.WARNING, logger="oracle.service"):
-        resp = client.post("/signatures", json=_peer_payload(lie, "op3"))
+        resp = client.post("/signatures", json=peer_payload(lie, "op3"))
     assert resp.status_code == 200 and resp.json()["conflict"] is True
     lie_digest = resp.json()["digest"]
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
@@ -482,37 +511,6 @@ def test_rotation_is_deterministic_and_spreads_leaders():
 
 
 # ----------------------------------------------------------------------------------------- engine, fake chain
-class _NoPeers:
-    def deliver(self, peer: str, payload: dict) -> DeliveryResult:
-        return DeliveryResult(False, None, None, "peer down")
-
-
-@dataclass
-class FakeChain:
-    operators: tuple[str, ...]
-    threshold: int = 2
-    confirmed: dict[str, bytes] = field(default_factory=dict)  # subject -> eventId (digest)
-    submissions: list[tuple[str, int]] = field(default_factory=list)
-    revert_with: str | None = None
-    staleness_window: int = 3 * 86_400
-
-    def operator_set(self, kind: str) -> OperatorSet:
-        return OperatorSet(self.operators, self.threshold, "chain", self.staleness_window)
-
-    def shipment_status(self, ev: td.ShipmentEvent) -> OnChainShipment:
-        if ev.subject in self.confirmed:
-            return OnChainShipment(True, self.confirmed[ev.subject])
-        return OnChainShipment(False)
-
-    def submit_shipment(self, ev: td.ShipmentEvent, sigs: list[bytes]) -> Submission:
-        self.submissions.append((ev.subject, len(sigs)))
-        event_id = td.digest(ev, b.domains()["shipment"])
-        self.confirmed[ev.subject] = event_id
-        if self.revert_with:  # someone else won the race
-            raise chain_errors.error_class(self.revert_with)({}, tx_hash=None)
-        return Submission("0x" + "ab" * 32, "0x" + event_id.hex(), "me")
-
-
 def _engine_with_quorum(tmp_path: Path, name: str, fake: FakeChain, *, leader_timeout: float = 0.2,
                         event: dict | None = None):
     svc = b.service_for(tmp_path, name, leader_timeout_seconds=leader_timeout, confirm_poll_seconds=0.01)
@@ -520,8 +518,8 @@ def _engine_with_quorum(tmp_path: Path, name: str, fake: FakeChain, *, leader_ti
     digest = post(client, event or transport_event()).json()["digest"]
     struct = td.struct_from_json("shipment", svc.store.report(digest).message)
     other = "op2" if name != "op2" else "op3"
-    client.post("/signatures", json=_peer_payload(struct, other))
-    engine = Engine(svc, svc.store, _NoPeers(), fake)
+    client.post("/signatures", json=peer_payload(struct, other))
+    engine = Engine(svc, svc.store, NoPeers(), fake)
     engine.refresh_operator_sets(force=True)
     return svc, engine, digest
 
@@ -565,13 +563,13 @@ def test_engine_fallback_submits_after_timeout_and_never_resubmits_confirmed(tmp
         assert svc.store.report(digest).quorum_at is not None
     # a restarted engine over the same DB checks the chain first and never submits again
     svc.store.update_report(digest, state=State.QUORUM)
-    Engine(svc, svc.store, _NoPeers(), fake).tick()
+    Engine(svc, svc.store, NoPeers(), fake).tick()
     assert len(fake.submissions) == 1 and svc.store.report(digest).state == State.CONFIRMED
 
 
 def test_engine_treats_already_confirmed_revert_as_success(tmp_path, monkeypatch):
     ops = tuple(b.key(n).address for n in ("op1", "op2", "op3"))
-    fake = FakeChain(ops, revert_with="EventAlreadyConfirmed")
+    fake = FakeChain(ops, race_error="EventAlreadyConfirmed")
     svc, engine, digest = _engine_with_quorum(tmp_path, "op1", fake, leader_timeout=0.0001)
     report = svc.store.report(digest)
     struct = td.struct_from_json("shipment", report.message)
@@ -594,7 +592,7 @@ def test_engine_marks_conflict_when_chain_confirmed_other_content(tmp_path):
     fake = FakeChain(ops)
     svc, engine, digest = _engine_with_quorum(tmp_path, "op1", fake)
     struct = td.struct_from_json("shipment", svc.store.report(digest).message)
-    fake.confirmed[struct.subject] = b"\x99" * 32
+    fake.slots[slot(struct)] = b"\x99" * 32  # another event fills the slot
     engine.tick()
     assert svc.store.report(digest).state == State.CONFLICT
     assert fake.submissions == []
@@ -609,8 +607,8 @@ def test_no_quorum_without_k_agreeing_signatures(tmp_path):
     digest = post(client, transport_event()).json()["digest"]
     ours = td.struct_from_json("shipment", svc.store.report(digest).message)
     lie = td.ShipmentEvent(ours.shipment_id, ours.event_code, ours.location, ours.event_time + 1, ours.evidence_hash)
-    client.post("/signatures", json=_peer_payload(lie, "op2"))
-    engine = Engine(svc, svc.store, _NoPeers(), fake)
+    client.post("/signatures", json=peer_payload(lie, "op2"))
+    engine = Engine(svc, svc.store, NoPeers(), fake)
     engine.refresh_operator_sets(force=True)
     for _ in range(3):
         engine.tick()
@@ -623,7 +621,7 @@ def test_report_that_can_no_longer_be_accepted_stops_being_polled(tmp_path):
     svc = b.service_for(tmp_path)
     client = TestClient(create_app(svc))
     digest = post(client, transport_event(when=time.time() - 2 * 3600)).json()["digest"]
-    engine = Engine(svc, svc.store, _NoPeers(), fake)
+    engine = Engine(svc, svc.store, NoPeers(), fake)
     engine.refresh_operator_sets(force=True)
     engine.tick()
     report = svc.store.report(digest)
@@ -639,7 +637,7 @@ def test_settings_file_resolves_relative_paths(tmp_path):
         "name": "op1", "listen": {"port": 9999}, "db_path": "state/op1.db",
         "key": {"keystore_dir": "ks", "name": "op1"},
         "chain": {"rpc_url": "http://127.0.0.1:8545", "logistics_oracle": b.ORACLE_ADDRESS},
-        "hmac_secrets_file": "s.json",
+        "credentials_file": "s.json",
     }))
     s = load_settings(cfg)
     assert s.db_path == tmp_path / "state" / "op1.db" and s.key.keystore_dir == tmp_path / "ks"
@@ -680,16 +678,17 @@ def test_replay_file_feeds_the_same_intake(service, tmp_path):
 
 
 def test_digest_agrees_with_the_chain_client():
-    """Our EIP-712 struct and chain.oracle_client's (used by the contract tests) give one digest."""
-    from chain import oracle_client as oc
+    """Our EIP-712 struct and the chain client's (used by the contract tests) give one digest."""
+    from chain import eip712
+    from chain.vocabulary import FX_RATE_STORE_DOMAIN, LOGISTICS_ORACLE_DOMAIN
 
     ev = td.ShipmentEvent(shipment_id("MAEU240012345"), "GTOT", "NLRTM", 1_735_000_000, b"\x07" * 32)
-    theirs = oc.typed_data_digest(oc.typed_data(oc.LOGISTICS_DOMAIN_NAME, b.CHAIN_ID, b.ORACLE_ADDRESS,
-                                                "ShipmentEvent", oc.SHIPMENT_EVENT_TYPE, ev.message()))
+    theirs = eip712.digest(eip712.typed_data(eip712.Domain.of(LOGISTICS_ORACLE_DOMAIN, b.CHAIN_ID, b.ORACLE_ADDRESS),
+                                             "ShipmentEvent", ev.message()))
     assert td.digest(ev, td.logistics_domain(b.CHAIN_ID, b.ORACLE_ADDRESS)) == theirs
     rate = td.FxRate("USD", "CNY", 712_345_678, 1_735_000_000)
-    theirs = oc.typed_data_digest(oc.typed_data(oc.FX_DOMAIN_NAME, b.CHAIN_ID, b.FX_ADDRESS, "FxRate",
-                                                oc.FX_RATE_TYPE, rate.message()))
+    theirs = eip712.digest(eip712.typed_data(eip712.Domain.of(FX_RATE_STORE_DOMAIN, b.CHAIN_ID, b.FX_ADDRESS),
+                                             "FxRate", rate.message()))
     assert td.digest(rate, td.fx_domain(b.CHAIN_ID, b.FX_ADDRESS)) == theirs
 
 

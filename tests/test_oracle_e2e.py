@@ -10,71 +10,22 @@ import uuid
 from typing import Any
 
 import pytest
-from eth_utils import keccak
 
 from oracle.normalize import evidence_hash
-from oracle.samples import fx_observation, transport_event
-from tests.oracle_support.harness import OperatorCluster, carrier_for, wait_for
+from oracle.samples import fx_observation, iso, transport_event
+from tests.support.oracle.harness import carrier_for, cluster, fx_source_for, wait_for  # noqa: F401 (fixture)
+from tests.support.oracle.onchain import confirmed, oracle, oracle_logs, post_all, selector, submissions
 
 pytestmark = pytest.mark.slow
 
-SUBMIT_REPORT = keccak(text="submitReport((bytes32,bytes4,bytes5,uint64,bytes32),bytes[])")[:4]
-SUBMIT_RATE = keccak(text="submitRate((bytes3,bytes3,uint256,uint64),bytes[])")[:4]
-EVENT_CONFIRMED = keccak(text="EventConfirmed(bytes32,bytes32,bytes4,bytes5,uint64,bytes32,address,address[])")
-
-
-@pytest.fixture
-def cluster(net, tmp_path):
-    c = OperatorCluster(net, tmp_path)
-    c.from_block = net.w3.eth.block_number + 1
-    yield c
-    c.stop()
-
-
-def oracle(net):
-    return net.deployment.oracle(net.chain)
-
-
-def submissions(net, contract: str, selector: bytes, from_block: int) -> list[dict[str, Any]]:
-    """Every transaction to `contract` calling `selector` since `from_block` (mined, any status)."""
-    out = []
-    for n in range(from_block, net.w3.eth.block_number + 1):
-        block = net.w3.eth.get_block(n, full_transactions=True)
-        for tx in block["transactions"]:
-            if tx["to"] == contract and bytes(tx["input"])[:4] == selector:
-                status = net.w3.eth.get_transaction_receipt(tx["hash"])["status"]
-                out.append({"hash": tx["hash"].to_0x_hex(), "from": tx["from"], "status": status})
-    return out
-
 
 def confirmed_logs(net, from_block: int) -> list[dict[str, Any]]:
-    if net.w3.eth.block_number < from_block:  # nothing mined since (anvil refuses a future fromBlock)
-        return []
-    logs = net.w3.eth.get_logs({"address": net.deployment.logistics_oracle, "fromBlock": from_block,
-                                "topics": ["0x" + EVENT_CONFIRMED.hex()]})
-    ev = oracle(net).contract.events.EventConfirmed()
-    return [dict(ev.process_log(log)["args"]) for log in logs]
-
-
-def post_all(ops, event: dict[str, Any]) -> list[Any]:
-    answers = []
-    for op in ops:
-        client = carrier_for(op)
-        try:
-            answers.append(client.post_event(event))
-        finally:
-            client.close()
-    return answers
-
-
-def confirmed(net, event: dict[str, Any], code: str | None = None) -> bytes | None:
-    ref = next(r["documentReferenceValue"] for r in event["documentReferences"] if r["documentReferenceType"] == "TRD")
-    return oracle(net).confirmed_event(keccak(text=ref), code or event["transportEventTypeCode"])
+    return oracle_logs(net, "EventConfirmed", from_block)
 
 
 def assert_one_submission_per_event(net, cluster, expected_events: int) -> list[dict[str, Any]]:
     logs = confirmed_logs(net, cluster.from_block)
-    subs = submissions(net, net.deployment.logistics_oracle, SUBMIT_REPORT, cluster.from_block)
+    subs = submissions(net, net.deployment.logistics_oracle, selector(oracle(net), "submitReport"), cluster.from_block)
     assert len(logs) == expected_events, logs
     assert len({log_["eventId"] for log_ in logs}) == expected_events
     assert len(subs) == expected_events, f"double submission: {subs}"
@@ -114,14 +65,14 @@ def test_normal_confirmation_and_fx_rate(net, cluster):
     # the FX feed through the same machinery
     obs = fx_observation(base="EUR", quote="USD", rate="1.08250000", observed=time.time() - 20)
     for op in ops:
-        client = carrier_for(op)
+        client = fx_source_for(op)  # FX observations come from an FX source, never from a carrier
         resp = client.post_rate(obs)
         client.close()
         assert resp.status_code == 202, resp.text
-    store = net.deployment.fx_rates(net.chain)
+    store = net.deployment.clients(net.chain).fx
     rate = wait_for(lambda: _latest(store), 20, what="FX rate on chain")
     assert rate == (108_250_000, obs["observedAt"])
-    assert len(submissions(net, net.deployment.fx_rate_store, SUBMIT_RATE, cluster.from_block)) == 1
+    assert len(submissions(net, net.deployment.fx_rate_store, selector(store, "submitRate"), cluster.from_block)) == 1
 
 
 def _latest(store) -> tuple[int, int] | None:
@@ -165,8 +116,8 @@ def test_operator_signing_a_different_event_blocks_confirmation(net, cluster):
     op1, op2, op3 = (cluster[n] for n in cluster.names)
     ref = "OCLU" + uuid.uuid4().hex[:10].upper()
     honest = transport_event(reference=ref, code="DEPA", unlocode="CNSZX", when=time.time() - 90)
-    lie = dict(honest, eventID=str(uuid.uuid4()))
-    lie["transportCall"] = {**honest["transportCall"], "location": {"UNLocationCode": "CNSHK"}}
+    # the same slot (shipment, DEPA, CNSZX) with another time: a second content for one subject
+    lie = dict(honest, eventID=str(uuid.uuid4()), eventDateTime=iso(time.time() - 150))
     c1, c2 = carrier_for(op1), carrier_for(op2)
     d_honest = c1.post_event(honest).json()["digest"]
     d_lie = c2.post_event(lie).json()["digest"]
@@ -180,7 +131,8 @@ def test_operator_signing_a_different_event_blocks_confirmation(net, cluster):
     time.sleep(3)  # more than a leader timeout: nobody may release without k agreeing signatures
     assert confirmed(net, honest) is None
     assert confirmed_logs(net, cluster.from_block) == []
-    assert submissions(net, net.deployment.logistics_oracle, SUBMIT_REPORT, cluster.from_block) == []
+    assert submissions(net, net.deployment.logistics_oracle, selector(oracle(net), "submitReport"),
+                       cluster.from_block) == []
     warning = [line for line in op1.log_text().splitlines() if "WARNING" in line and "CONFLICT" in line]
     assert any(d_honest in line and d_lie in line for line in warning), op1.log_tail()
     st1 = op1.status()
@@ -224,7 +176,7 @@ def test_operator_killed_and_restarted_mid_stream(net, cluster):
 
     wait_for(lambda: all(confirmed(net, ev) for ev in events), 30, what="all six events confirmed")
     assert_one_submission_per_event(net, cluster, len(events))
-    wait_for(lambda: sum(s == "confirmed" for s in op2.report_states().values()) == len(events), 15,
+    wait_for(lambda: sum(s == "confirmed" for s in op2.report_states().values()) == len(events), 45,
              what="the restarted operator to see all events confirmed")
     assert sum(op.status()["counts"]["submissions"] for op in (op1, op2, op3)) == len(events)
     assert all(op.status()["conflicts"] == [] for op in (op1, op2, op3))
@@ -246,7 +198,8 @@ def test_malformed_unsigned_and_replayed_posts_are_rejected(net, cluster):
 
     malformed = client.post("/carrier-events", b'{"eventID": ')
     assert malformed.status_code == 400 and malformed.headers["content-type"] == "application/problem+json"
-    invalid = client.post_event({**event, "transportCall": {"location": {"UNLocationCode": "Rotterdam"}}})
+    invalid = client.post_event({**event, "transportCall": {**event["transportCall"],
+                                                            "location": {"UNLocationCode": "Rotterdam"}}})
     body = invalid.json()
     assert invalid.status_code == 422 and body["field"] == "transportCall.location.UNLocationCode"
     assert {"type", "title", "status", "detail"} <= body.keys()
@@ -262,3 +215,46 @@ def test_malformed_unsigned_and_replayed_posts_are_rejected(net, cluster):
     status = op.status()
     assert status["counts"]["carrier_events"] == {"attested": 1}
     assert status["counts"]["reports"] == {"signed": 1}
+
+
+def test_carrier_sees_the_confirmation_and_the_chains_refusal(net, cluster):
+    """GET /events/{eventID} on every operator: a confirmed event with its transaction and block,
+    and a report the chain refused (the chain's clock is 4 days ahead: stale), with the error's
+    name and a sentence. Before, the carrier got 202 for both and never heard again."""
+    cluster.start()
+    ops = list(cluster.ops.values())
+    good = transport_event(reference="OCLU" + uuid.uuid4().hex[:10].upper(), code="DEPA", unlocode="CNSZX",
+                           when=time.time() - 60)
+    assert [a.status_code for a in post_all(ops, good)] == [202, 202, 202]
+    wait_for(lambda: confirmed(net, good), 20, what="on-chain confirmation")
+
+    def view(op, event):
+        client = carrier_for(op)
+        try:
+            resp = client.event_status(event["eventID"])
+        finally:
+            client.close()
+        assert resp.status_code == 200, resp.text
+        return resp.json()["records"][0]["report"]
+
+    def confirmed_everywhere():
+        return all(view(op, good)["chain"].get("blockNumber") for op in ops)
+
+    wait_for(confirmed_everywhere, 20, what="every operator to show the confirming transaction")
+    receipt = net.w3.eth.get_transaction_receipt(view(ops[0], good)["chain"]["txHash"])
+    assert all(view(op, good)["chain"]["blockNumber"] == receipt["blockNumber"] for op in ops)
+    assert len(view(ops[0], good)["signedBy"]) >= 2
+
+    net.advance_time(4 * 86_400)
+    late = transport_event(reference="OCLU" + uuid.uuid4().hex[:10].upper(), code="ARRI", unlocode="NLRTM",
+                           when=time.time() - 60)
+    assert [a.status_code for a in post_all(ops, late)] == [202, 202, 202]
+
+    def refused_somewhere():
+        return [view(op, late)["chain"] for op in ops if view(op, late)["chain"]["status"] == "refused"]
+
+    chain = wait_for(refused_somewhere, 30, what="the chain's refusal in the carrier's status")[0]
+    assert chain["refusal"]["error"] == "StaleReport" and chain["refusal"]["final"] is True
+    sentence = chain["refusal"]["sentence"]
+    assert sentence.startswith("stale: event time ") and "older than the 3-day window; chain time " in sentence
+    assert confirmed(net, late) is None

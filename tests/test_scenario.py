@@ -1,32 +1,40 @@
-"""The README's run command: the demo trade plays and says what happened in trade terms."""
+"""The README's run command: the demo trade plays through the node API and says what happened in
+trade terms (the live network it leaves: tests/test_localnet.py)."""
 
 import os
 import subprocess
 import sys
 
 from chain.anvil import free_port
-from chain.contracts import InvoiceState
-from chain.scenario import Narrator, run_core_trade
 from chain.settings import PROJECT_ROOT
+from chain.vocabulary import InvoiceState
+from tests.support.api import make_api
+from tests.support.localnet import Ports, players_on
+from tradenet.scenario import Narrator, run_core_trade
 
 
-def test_core_trade_on_test_network(net):
+def test_core_trade_through_the_api_on_test_network(net, tmp_path):
+    """Deposits, invoice tokenised and confirmed (its duplicate refused with the contract's
+    sentence), a receipt pledged and its redemption refused: every step an HTTP call."""
+    players = players_on(make_api(net, tmp_path))
     lines: list[str] = []
-    result = run_core_trade(net.chain, net.deployment, net.keys, Narrator(lines.append))
+    result = run_core_trade(players, Narrator(lines.append))
     inv = net.invoices().invoice(result.invoice_id)
     assert inv.state is InvoiceState.CONFIRMED and inv.face_value == 1_250_000_00
     rec = net.receipts().receipt(result.receipt_id)
     assert rec.pledgee == net.addr("lender") and rec.holder == net.addr("seller")
+    assert net.token("USD").balance_of(net.addr("lender")) >= 5_000_000_00
     text = "\n".join(lines)
-    assert "USD 1,250,000.00" in text and "duplicate fingerprint" in text and "pledged receipt #1" in text
-    assert ".." not in text
+    assert "USD 1,250,000.00" in text and "409 DuplicateInvoice" in text and "pledged receipt #1" in text
+    assert "ReceiptPledged" in text and "(chain time" in text and "Balances at chain time" in text
+    assert ".." not in text.replace("...", "")
 
 
 def test_tradenet_up_once_runs_end_to_end(tmp_path):
-    port, api_port = free_port(), free_port()
+    ports = Ports()
+    port, api_port = ports.chain, ports.api
     out = subprocess.run(
-        [sys.executable, "-m", "chain.cli", "up", "--once", "--port", str(port), "--api-port", str(api_port),
-         "--home", str(tmp_path)],
+        [sys.executable, "-m", "tradenet", "up", "--once", "--no-products", *ports.args(), "--home", str(tmp_path)],
         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=180,
         env=dict(os.environ, TRADENET_DEPLOYMENTS_DIR=str(tmp_path / "deployments")),
     )
@@ -34,7 +42,8 @@ def test_tradenet_up_once_runs_end_to_end(tmp_path):
     assert f"127.0.0.1:{port}" in out.stdout
     assert "confirmed the debt" in out.stdout and "pledged receipt" in out.stdout
     assert f"Node API (indexer + participants' API) is up at http://127.0.0.1:{api_port}" in out.stdout
-    assert "tradenet login --as seller" in out.stdout
+    assert f".venv/bin/tradenet login --as seller --node http://127.0.0.1:{api_port} --home {tmp_path}" in out.stdout
+    assert "tradenet up: ready" not in out.stdout  # --once: stops after the scenario
     # the shipment: three operator processes, carrier DEPA then ARRI, 40% then 60% released, waterfall
     assert "a report needs 2 of 3 signatures" in out.stdout
     assert "vessel departed Shenzhen (CNSZX)" in out.stdout and "released USD 400,000.00" in out.stdout
@@ -62,11 +71,11 @@ def test_tradenet_node_against_a_configured_network(net, tmp_path):
     ks.import_key("seller", net.keys["seller"].key, "pw")
     (tmp_path / "pw").write_text("pw")
     port = free_port()
-    env = dict(os.environ, TRADENET_RPC_URL=net.anvil_url,
-               TRADENET_DEPLOYMENT=str(net.deployment.save(tmp_path / "deployments")),
+    env = dict(os.environ, TRADENET_NETWORK=net.deployment.network, TRADENET_TEST_RPC_URL=net.anvil_url,
+               TRADENET_DEPLOYMENT_FILE=str(net.deployment.save(tmp_path / "deployments")),
                TRADENET_DATABASE_URL=f"sqlite:///{tmp_path / 'node.db'}", TRADENET_DOCUMENT_DIR=str(tmp_path / "docs"),
                TRADENET_API_DOMAIN=f"127.0.0.1:{port}", TRADENET_API_URI=f"http://127.0.0.1:{port}")
-    proc = subprocess.Popen([sys.executable, "-m", "chain.cli", "node", "--port", str(port), "--keystore",
+    proc = subprocess.Popen([sys.executable, "-m", "tradenet", "node", "--port", str(port), "--keystore",
                              str(tmp_path / "keys"), "--custodial", "seller", "--password-file", str(tmp_path / "pw")],
                             cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -84,7 +93,8 @@ def test_tradenet_node_against_a_configured_network(net, tmp_path):
         with httpx.Client(base_url=url) as c:
             n = c.post("/auth/nonce").json()
             key = net.keys["seller"]
-            msg = build_login_message(address=key.address, domain=n["domain"], uri=n["uri"], chain_id=n["chain_id"],
+            msg = build_login_message(address=key.address, domain=n["domain"], uri=n["uri"],
+                                      scheme=n["scheme"], chain_id=n["chain_id"],
                                       nonce=n["nonce"])
             token = c.post("/auth/login", json={"message": msg.to_text(),
                                                 "signature": sign_login_message(msg, key)}).json()["token"]
@@ -99,7 +109,7 @@ def test_tradenet_keys_and_deploy_to_a_named_network(net, tmp_path, capsys):
     """`tradenet keys new` then `tradenet deploy --network ...` with admin keys from the keystore."""
     import json
 
-    from chain.cli import main
+    from tradenet.cli import main
 
     (tmp_path / "pw").write_text("correct horse")
     for name in ("gov_a", "gov_b"):
@@ -108,14 +118,23 @@ def test_tradenet_keys_and_deploy_to_a_named_network(net, tmp_path, capsys):
     assert main(["keys", "--keystore", str(tmp_path / "ks"), "list"]) == 0
     listed = capsys.readouterr().out
     assert "gov_a: 0x" in listed and "gov_b: 0x" in listed
-    assert main(["deploy", "--network", "staging", "--rpc-url", net.anvil_url, "--keystore", str(tmp_path / "ks"),
-                 "--password-file", str(tmp_path / "pw"), "--admin", "gov_a", "--admin", "gov_b",
-                 "--founder", "529900STAGINGGOVA001:SG", "--founder", "529900STAGINGGOVB002:GB",
-                 "--out", str(tmp_path / "deployments")]) == 0
+    deploy = ["deploy", "--network", "staging", "--rpc-url", net.anvil_url, "--keystore", str(tmp_path / "ks"),
+              "--password-file", str(tmp_path / "pw"), "--admin", "gov_a", "--admin", "gov_b",
+              "--out", str(tmp_path / "deployments")]
+    # v2: every member's legal name is on chain, so a founder without one is refused (one line, nothing deployed)
+    assert main([*deploy, "--founder", "529900STAGINGGOVA001:SG", "--founder", "529900STAGINGGOVB002:GB"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "expected LEI:COUNTRY:Legal name" in err
+    assert not (tmp_path / "deployments" / "staging.json").exists()
+    assert main([*deploy, "--founder", "529900STAGINGGOVA001:SG:Staging Governance A Pte. Ltd.",
+                 "--founder", "529900STAGINGGOVB002:GB:Staging Governance B Ltd"]) == 0
     d = json.loads((tmp_path / "deployments" / "staging.json").read_text())
     assert d["chain_id"] == 31337 and d["deploy_block"] > 0 and set(d["settlement_tokens"]) == {"USD", "EUR", "CNY"}
     assert set(d["code_hashes"]) >= {"ParticipantRegistry", "InvoiceToken", "WarehouseReceipt", "SettlementToken"}
-    from chain.deploy import Deployment
+    from chain.deployment import Deployment
 
-    reg = Deployment(**d).registry_client(net.chain)
+    reg = Deployment(**d).clients(net.chain).registry
     assert reg.approval_threshold() == 2 and reg.active_admin_count() == 2
+    from chain.keystore import Keystore
+
+    assert reg.legal_name(Keystore(tmp_path / "ks").address("gov_a")) == "Staging Governance A Pte. Ltd."

@@ -103,7 +103,7 @@ def login(
     **kwargs: object,
 ) -> VerifiedLogin:
     params: dict[str, object] = dict(
-        expected_domain=DOMAIN, expected_chain_id=CHAIN_ID, nonce_store=store, now=now
+        expected_domain=DOMAIN, expected_uri=URI, expected_chain_id=CHAIN_ID, nonce_store=store, now=now
     )
     params.update(kwargs)
     return verify_login(text, signature, **params)  # type: ignore[arg-type]
@@ -381,7 +381,7 @@ def test_wrong_signer_is_refused(nonces: InMemoryNonceStore) -> None:
     ("old", "new"),
     [
         ("Sign in to the tradenet node", "Sign in to the tradenet NODE"),
-        (f"URI: {URI}", "URI: https://evil.test/"),
+        (f"URI: {URI}", "URI: https://node.tradenet.test:8443/elsewhere"),  # same origin: the uri check passes
         ("Issued At: 2030-01-01T12:00:00Z", "Issued At: 2030-01-01T12:00:01Z"),
     ],
 )
@@ -566,12 +566,13 @@ def test_every_verification_error_is_a_siwe_error_with_field_and_problem(
         login(text, signature, nonces)
     error = info.value
     assert isinstance(error, AuthError)
-    assert error.http_status == 401
+    assert error.status == 401
     assert error.problem() == {
-        "type": "urn:tradenet:problem:auth:nonce_unknown",
+        "type": "urn:tradenet:problem:nonce_unknown",
         "title": "Nonce was not issued by this server",
         "status": 401,
         "detail": error.reason,
+        "code": "nonce_unknown",
         "field": "nonce",
     }
 
@@ -652,7 +653,7 @@ def test_session_lookup_and_expiry() -> None:
     clock.advance(timedelta(seconds=1))
     with pytest.raises(SessionExpiredError) as info:
         sessions.get(issued.token)
-    assert info.value.field == "session" and info.value.http_status == 401
+    assert info.value.field == "session" and info.value.status == 401
     with pytest.raises(SessionNotFoundError):  # expired sessions are dropped
         sessions.get(issued.token)
 

@@ -7,3 +7,4 @@ def test_consortium_is_onboarded(net):
     for key, p in net.participants.items():
         m = reg.member(net.addr(key))
         assert m.exists and m.roles == p.roles and m.lei == p.lei
+        assert reg.legal_name(net.addr(key)) == p.name

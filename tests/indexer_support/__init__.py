@@ -1,1 +1,0 @@
-"""Fixtures and helpers for tests/test_indexer.py (test-only)."""

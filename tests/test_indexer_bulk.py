@@ -1,0 +1,253 @@
+"""Bulk writes of the indexer's projections (issue 15 item 3): a batch's row changes are kept as
+images and written per table with executemany at the batch's end (or before a projection's own
+read through ``ctx.conn``), with the same database result, the same undo records and the same
+refusals as writing each row at once. On SQLite and PostgreSQL (``db`` fixture)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import create_engine, event, select
+from sqlalchemy.exc import IntegrityError
+
+from chain.indexer import codec
+from chain.indexer.projection import ProjectionContext, apply_undo
+from chain.indexer.projections import erc20_balances, erc20_transfers, oracle_events, risk_lenders
+from chain.indexer.schema import undo_log
+
+TABLES = (erc20_balances, erc20_transfers, oracle_events, risk_lenders)
+TOKEN, ALICE, BOB = "0x" + "11" * 20, "0x" + "aa" * 20, "0x" + "bb" * 20
+
+
+@pytest.fixture
+def engine(db):
+    e = create_engine(db.new())
+    yield e
+    e.dispose()
+
+
+def statements(engine) -> list[tuple[str, int]]:
+    """(statement, parameter sets) of every execution on `engine` from now on."""
+    seen: list[tuple[str, int]] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _count(conn, cursor, statement, parameters, context, executemany):
+        if any(t in statement for t in ("erc20_", "undo_log", "risk_lenders", "oracle_events")):
+            seen.append((statement.split()[0].upper(), len(parameters) if executemany else 1))
+
+    return seen
+
+
+def balance(ctx: ProjectionContext, account: str) -> int | None:
+    row = ctx.get(erc20_balances, {"token": TOKEN, "account": account})
+    return None if row is None else row["amount"]
+
+
+def add(ctx: ProjectionContext, account: str, delta: int) -> None:
+    key = {"token": TOKEN, "account": account}
+    old = balance(ctx, account)
+    if old is None:
+        ctx.insert(erc20_balances, {**key, "amount": delta})
+    elif old + delta == 0:
+        ctx.delete(erc20_balances, key)
+    else:
+        ctx.update(erc20_balances, key, {"amount": old + delta})
+
+
+def transfer_row(block: int, index: int, value: int) -> dict:
+    return {"block_number": block, "log_index": index, "token": TOKEN, "from_address": ALICE, "to_address": BOB,
+            "value": value, "tx_hash": "0x" + "00" * 32, "timestamp": 1_700_000_000 + block}
+
+
+def rows(engine, table) -> list[dict]:
+    with engine.connect() as c:
+        return [dict(r) for r in c.execute(select(table).order_by(*table.primary_key.columns)).mappings()]
+
+
+def undo_rows(engine) -> list[tuple]:
+    with engine.connect() as c:
+        return [tuple(r) for r in c.execute(select(undo_log.c.block_number, undo_log.c.table_name, undo_log.c.row_key,
+                                                   undo_log.c.prior).order_by(undo_log.c.id))]
+
+
+def test_a_row_written_many_times_in_a_batch_is_written_once_with_one_undo_record_per_block(engine):
+    seen = statements(engine)
+    with engine.begin() as conn:
+        ctx = ProjectionContext(conn, TABLES, record_from_block=0)
+        for i in range(200):
+            ctx.block_number = 10 + i // 100  # two blocks
+            ctx.insert(erc20_transfers, transfer_row(ctx.block_number, i, i + 1))
+            add(ctx, BOB, i + 1)
+        assert balance(ctx, BOB) == sum(range(1, 201))
+        ctx.flush()
+    executed = list(seen)
+    assert rows(engine, erc20_balances) == [{"token": TOKEN, "account": BOB, "amount": 20_100}]
+    assert len(rows(engine, erc20_transfers)) == 200
+    # block 10 created the balance (prior: absent), block 11 found it at block 10's sum
+    undo = [(b, t, p) for b, t, _, p in undo_rows(engine) if t == "erc20_balances"]
+    assert [(b, p is None) for b, _, p in undo] == [(10, True), (11, False)]
+    assert codec.decode_row(undo[1][2])["amount"] == sum(range(1, 101))
+    writes = [(s, n) for s, n in executed if s in ("INSERT", "UPDATE", "DELETE")]
+    # one SELECT for the unknown balance, then: the transfers and the balance in one insert each,
+    # and the undo records
+    assert sorted(writes) == sorted([("INSERT", 200), ("INSERT", 1), ("INSERT", 2 + 200)]), writes
+    assert [s for s, _ in executed].count("SELECT") == 1
+
+
+def batch(conn, block: int = 1) -> ProjectionContext:
+    ctx = ProjectionContext(conn, TABLES, record_from_block=0)
+    ctx.block_number = block
+    return ctx
+
+
+def test_a_projections_own_read_sees_the_pending_writes(engine):
+    with engine.begin() as conn:
+        ctx = batch(conn)
+        add(ctx, ALICE, 5)
+        add(ctx, BOB, 7)
+        add(ctx, ALICE, -5)  # back to 0: the row goes
+        held = ctx.conn.execute(select(erc20_balances.c.account)).scalars().all()  # flushes first
+        assert held == [BOB]
+        ctx.update(erc20_balances, {"token": TOKEN, "account": BOB}, {"amount": 8})
+        assert ctx.conn.execute(select(erc20_balances.c.amount)).scalar() == 8
+        ctx.flush()
+    assert rows(engine, erc20_balances) == [{"token": TOKEN, "account": BOB, "amount": 8}]
+
+
+def test_a_duplicate_insert_is_refused_by_the_database_as_before(engine):
+    with engine.begin() as conn:
+        ctx = ProjectionContext(conn, TABLES, record_from_block=0)
+        ctx.block_number = 1
+        ctx.insert(erc20_transfers, transfer_row(1, 0, 5))
+        ctx.flush()
+    with pytest.raises(IntegrityError):  # known to the batch: refused at once
+        with engine.begin() as conn:
+            ctx = ProjectionContext(conn, TABLES, record_from_block=0)
+            ctx.block_number = 2
+            ctx.insert(erc20_transfers, transfer_row(2, 0, 1))
+            ctx.insert(erc20_transfers, transfer_row(2, 0, 2))
+    with pytest.raises(IntegrityError):  # in the database only: refused when the batch is written
+        with engine.begin() as conn:
+            ctx = ProjectionContext(conn, TABLES, record_from_block=0)
+            ctx.block_number = 2
+            ctx.insert(erc20_transfers, transfer_row(1, 0, 9))
+            ctx.flush()
+    assert rows(engine, erc20_transfers) == [transfer_row(1, 0, 5)]  # nothing of the failed batches
+
+
+def test_update_of_an_absent_row_changes_nothing_and_a_bad_column_is_refused(engine):
+    with engine.begin() as conn:
+        ctx = ProjectionContext(conn, TABLES, record_from_block=0)
+        ctx.block_number = 1
+        ctx.update(erc20_balances, {"token": TOKEN, "account": ALICE}, {"amount": 3})
+        assert balance(ctx, ALICE) is None
+        with pytest.raises(ValueError, match="no column"):
+            ctx.insert(erc20_balances, {"token": TOKEN, "account": BOB, "amount": 1, "colour": "red"})
+        with pytest.raises(ValueError, match="primary key"):
+            ctx.update(erc20_balances, {"token": TOKEN, "account": ALICE}, {"account": BOB})
+        ctx.flush()
+    assert rows(engine, erc20_balances) == []
+
+
+def test_a_column_the_database_fills_is_read_back_from_the_database(engine):
+    lender = {"lender": ALICE, "currency": "USD", "cap_bps": 100, "review_threshold": 10**30, "exposure": 0,
+              "updated_block": 1}
+    with engine.begin() as conn:
+        ctx = ProjectionContext(conn, TABLES, record_from_block=0)
+        ctx.block_number = 1
+        ctx.insert(risk_lenders, lender)  # capital_base: server default 0
+        got = ctx.get(risk_lenders, {"lender": ALICE})
+        assert got["capital_base"] == 0 and got["review_threshold"] == 10**30
+        ctx.update(risk_lenders, {"lender": ALICE}, {"exposure": 7})
+        ctx.flush()
+    assert rows(engine, risk_lenders) == [{**lender, "exposure": 7, "policy_set_by": None, "capital_base": 0}]
+
+
+def test_changing_a_returned_json_value_does_not_change_the_batchs_image(engine):
+    ev = {"event_id": "0x" + "01" * 32, "shipment_id": "0x" + "02" * 32, "event_code": "DEPA", "location": "CNSZX",
+          "event_time": 1, "evidence_hash": "0x" + "03" * 32, "submitter": ALICE, "signers": [ALICE],
+          "status": "Confirmed", "confirmed_block": 1, "confirmed_at": 1, "tx_hash": "0x" + "04" * 32}
+    key = {"event_id": ev["event_id"]}
+    with engine.begin() as conn:
+        ctx = ProjectionContext(conn, TABLES, record_from_block=0)
+        ctx.block_number = 1
+        ctx.insert(oracle_events, ev)
+        ctx.flush()
+        ctx.block_number = 2
+        row = ctx.get(oracle_events, key)
+        row["signers"].append(BOB)  # in place, as a projection might
+        assert ctx.get(oracle_events, key)["signers"] == [ALICE]
+        ctx.update(oracle_events, key, {"signers": row["signers"]})
+        ctx.flush()
+    assert rows(engine, oracle_events)[0]["signers"] == [ALICE, BOB]
+
+
+def test_the_undo_records_of_a_bulk_batch_restore_the_state_before_it(engine):
+    with engine.begin() as conn:
+        ctx = batch(conn)
+        add(ctx, ALICE, 10)
+        add(ctx, BOB, 4)
+        ctx.flush()
+    before = rows(engine, erc20_balances)
+    with engine.begin() as conn:
+        ctx = ProjectionContext(conn, TABLES, record_from_block=0)
+        for block in (2, 3):
+            ctx.block_number = block
+            add(ctx, ALICE, -10)  # deleted in block 2 ...
+            add(ctx, ALICE, 10)  # ... and created again
+            add(ctx, BOB, 1)
+            ctx.insert(erc20_transfers, transfer_row(block, 0, 1))
+        ctx.flush()
+    assert rows(engine, erc20_balances)[1]["amount"] == 6
+    with engine.begin() as conn:
+        assert apply_undo(conn, TABLES, 1) == 4  # two balances, two transfers
+    assert rows(engine, erc20_balances) == before and rows(engine, erc20_transfers) == []
+
+
+def test_a_replay_sized_context_flushes_and_forgets_beyond_its_cache_limit(engine, monkeypatch):
+    monkeypatch.setattr(ProjectionContext, "max_cached_rows", 50)
+    with engine.begin() as conn:
+        ctx = ProjectionContext(conn, TABLES, record_from_block=0)
+        for i in range(120):
+            ctx.block_number = i
+            ctx.insert(erc20_transfers, transfer_row(i, 0, i + 1))
+            add(ctx, ALICE, 1)
+        assert ctx._n_cached <= 51 and ctx._n_dirty < 50
+        ctx.flush()
+    assert len(rows(engine, erc20_transfers)) == 120
+    assert rows(engine, erc20_balances) == [{"token": TOKEN, "account": ALICE, "amount": 120}]
+
+
+@pytest.mark.parametrize("abi_type", ["address", "bool", "uint8", "uint64", "uint256", "int8", "int128", "int256",
+                                      "bytes1", "bytes3", "bytes20", "bytes32"])
+def test_the_word_decoder_gives_what_eth_abi_gives_and_leaves_what_it_refuses_to_it(abi_type):
+    """Decoding in bulk: static events are decoded word by word (codec._word_decoder), with the
+    same values as eth_abi, and every word eth_abi refuses (padding, range) handed back to it."""
+    import random
+
+    from eth_abi import decode as abi_decode
+
+    rnd = random.Random(abi_type)
+    decode = codec._word_decoder(abi_type)
+    words = [bytes(32), bytes(31) + b"\x01", b"\xff" * 32, bytes(12) + b"\xaa" * 20, b"\x01" + bytes(31),
+             bytes(31) + b"\x02", b"\xff" * 31 + b"\x80", bytes(31) + b"\x7f"]
+    words += [bytes(rnd.randrange(33)) + rnd.randbytes(32)[: 32] for _ in range(200)]
+    for w in (x[:32].rjust(32, b"\x00") for x in words):
+        try:
+            (expected,) = abi_decode([abi_type], w)
+        except Exception:  # noqa: BLE001 - refused by eth_abi
+            assert decode(w) is None, (abi_type, w.hex())
+        else:
+            assert decode(w) == expected and type(decode(w)) is type(expected), (abi_type, w.hex())
+
+
+def test_a_static_event_decodes_alike_on_both_paths():
+    transfer = {"type": "event", "name": "Transfer", "anonymous": False, "inputs": [
+        {"name": "from", "type": "address", "indexed": True}, {"name": "to", "type": "address", "indexed": True},
+        {"name": "value", "type": "uint256", "indexed": False}]}
+    decoder = codec.EventDecoder(transfer)
+    assert decoder._fast is not None
+    topics = [bytes(32), bytes(12) + b"\xaa" * 20, bytes(12) + b"\xbb" * 20]
+    data = (12345).to_bytes(32, "big")
+    fast = decoder.decode(topics, data)
+    decoder._fast = None
+    assert decoder.decode(topics, data) == fast == {"from": "0x" + "aa" * 20, "to": "0x" + "bb" * 20, "value": 12345}
