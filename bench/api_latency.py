@@ -27,20 +27,16 @@ sys.path.insert(0, str(ROOT))
 
 from chain.anvil import free_port  # noqa: E402
 from chain.client import Chain  # noqa: E402
+from chain.clients import InvoiceTerms  # noqa: E402
 from chain.consortium import DEMO_PARTICIPANTS  # noqa: E402
-from chain.contracts import InvoiceTerms  # noqa: E402
-from chain.deploy import Deployment  # noqa: E402
-from chain.localnet import demo_keystore, load_or_create_keys  # noqa: E402
-from node_api.auth import build_login_message, sign_login_message  # noqa: E402
+from chain.deployment import Deployment  # noqa: E402
+from tradenet.node_client import NodeClient  # noqa: E402
+from tradenet.localnet import demo_keystore, load_or_create_keys  # noqa: E402
 
 
 def login(client: httpx.Client, key) -> str:
-    n = client.post("/auth/nonce").json()
-    msg = build_login_message(address=key.address, domain=n["domain"], uri=n["uri"], chain_id=n["chain_id"],
-                              nonce=n["nonce"], lifetime=None)
-    r = client.post("/auth/login", json={"message": msg.to_text(), "signature": sign_login_message(msg, key)})
-    r.raise_for_status()
-    return r.json()["token"]
+    """A SIWE session token of `key` on `client`'s node."""
+    return NodeClient(str(client.base_url), http=client).login(key).token
 
 
 def pct(values: list[float], p: float) -> float:
@@ -57,8 +53,9 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="tradenet-bench-"))
     rpc_port, api_port = free_port(), free_port()
     env = dict(os.environ, TRADENET_DEPLOYMENTS_DIR=str(home / "deployments"))
-    proc = subprocess.Popen([sys.executable, "-m", "chain.cli", "up", "--port", str(rpc_port), "--api-port",
-                             str(api_port), "--home", str(home)], cwd=ROOT, env=env,
+    oracle_ports = ",".join(str(free_port()) for _ in range(3))  # tradenet up's defaults are fixed (8701-8703)
+    proc = subprocess.Popen([sys.executable, "-m", "tradenet", "up", "--port", str(rpc_port), "--api-port",
+                             str(api_port), "--oracle-ports", oracle_ports, "--home", str(home)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         for line in proc.stdout:  # wait until the demo trade has been played and indexed
@@ -72,7 +69,7 @@ def main() -> None:
         keys = load_or_create_keys(ks, password, list(DEMO_PARTICIPANTS))
         chain = Chain.connect(f"http://127.0.0.1:{rpc_port}")
         d = Deployment.load("local", home / "deployments")
-        inv = d.invoices(chain, keys["seller"])
+        inv = d.clients(chain, keys["seller"]).invoices
         now = chain.w3.eth.get_block("latest")["timestamp"]
         pending = [inv._submit("mint", InvoiceTerms(keys["buyer"].address, f"LOAD-{i:05d}", 10_000 + i, "USD", now,
                                                     now + 86_400 * 30, (i + 1).to_bytes(32, "big"),

@@ -17,10 +17,9 @@ from eth_utils import keccak
 
 from chain.anvil import Anvil
 from chain.client import Chain
+from chain.clients import DealTerms, FxRate, InvoiceTerms, Milestone, ShipmentEvent
 from chain.consortium import DEMO_PARTICIPANTS, bootstrap, deterministic_keys
-from chain.contracts import InvoiceTerms, Role
-from chain.deal_client import DealTerms, Milestone
-from chain.oracle_client import FxRate, ShipmentEvent
+from chain.vocabulary import Role
 
 DAY = 86_400
 
@@ -35,7 +34,7 @@ def measure() -> tuple[list[tuple[str, int]], int]:
         w3 = chain.w3
         gas_limit = w3.eth.get_block("latest")["gasLimit"]
         admins = [keys["admin_a"], keys["admin_b"], keys["admin_c"]]
-        reg = d.registry_client(chain)
+        reg = d.clients(chain).registry
         now = lambda: w3.eth.get_block("latest")["timestamp"]  # noqa: E731
         ids = itertools.count(1)
 
@@ -52,14 +51,14 @@ def measure() -> tuple[list[tuple[str, int]], int]:
             addr, receipt = chain.deploy(name, keys["admin_a"], *args)
             g(f"deploy {name} (runtime {len(w3.eth.get_code(addr)):,} bytes)", receipt)
 
-        oracle = d.oracle(chain, keys["carrier"])
-        fx = d.fx_rates(chain, keys["carrier"])
+        oracle = d.clients(chain, keys["carrier"]).oracle
+        fx = d.clients(chain, keys["carrier"]).fx
         ops3 = [a(k) for k in ("oracle_1", "oracle_2", "oracle_3")]
         pid = reg.using(admins[0]).propose([oracle.call_set_operators(ops3, 2)], "re-set 2 of 3")
         reg.using(admins[1]).approve(pid)
         g("governance: execute oracle setOperators (3 operators, k=2)", reg.using(admins[1]).execute(pid))
 
-        usd = d.token(chain, "USD", keys["treasury"])
+        usd = d.clients(chain, keys["treasury"]).token("USD")
         for k in ("lender", "buyer"):
             usd.mint(a(k), 10**12, keccak(text=f"deposit {k}"))
 
@@ -70,29 +69,29 @@ def measure() -> tuple[list[tuple[str, int]], int]:
 
         def new_deal(reference: str, shares, face=10_000_000, principal=8_000_000, fee=120_000,
                      maturity_in=60 * DAY, grace=10 * DAY, record=False) -> DealTerms:
-            inv = d.invoices(chain, keys["seller"])
+            inv = d.clients(chain, keys["seller"]).invoices
             t = now()
             iid = inv.mint(InvoiceTerms(a("buyer"), f"INV-GAS-{next(ids):04d}", face, "USD", t - DAY, t + 90 * DAY,
                                         keccak(text=reference + str(t)), "bafkreibenchfinancing"))
             if record:
                 g("InvoiceToken.mint", inv.last_receipt)
-            r = d.invoices(chain, keys["buyer"]).confirm(iid)
+            r = d.clients(chain, keys["buyer"]).invoices.confirm(iid)
             if record:
                 g("InvoiceToken.confirm", r)
             ship = keccak(text=reference)
             terms = DealTerms(next(ids) + 10_000, iid, a("seller"), a("lender"), d.settlement_tokens["USD"], principal,
                               fee, t + maturity_in, grace, t + DAY,
                               tuple(Milestone(ship, c, bps) for c, bps in shares))
-            fin_s = d.financing(chain, keys["seller"])
-            r = fin_s.approve_invoice(d.invoices(chain, keys["seller"]), iid)
+            fin_s = d.clients(chain, keys["seller"]).deals
+            r = fin_s.approve_invoice(d.clients(chain, keys["seller"]).invoices, iid)
             if record:
                 g("InvoiceToken.approve (deal contract)", r)
             bsig, lsig = fin_s.sign_terms(keys["seller"], terms), fin_s.sign_terms(keys["lender"], terms)
             r = fin_s.accept(terms, bsig, lsig)
             if record:
                 g(f"deal: accept ({len(shares)} milestones, 2 party signatures, invoice into escrow)", r)
-            fin_l = d.financing(chain, keys["lender"])
-            r = fin_l.approve_payment(d.token(chain, "USD", keys["lender"]), principal)
+            fin_l = d.clients(chain, keys["lender"]).deals
+            r = fin_l.approve_payment(d.clients(chain, keys["lender"]).token("USD"), principal)
             if record:
                 g("SettlementToken.approve (deal contract)", r)
             r = fin_l.fund(terms.deal_id)
@@ -103,7 +102,7 @@ def measure() -> tuple[list[tuple[str, int]], int]:
         # -- the main lifecycle: three milestones
         ref = "MAEU-GAS-0001"
         terms = new_deal(ref, (("DEPA", 3000), ("ARRI", 5000), ("CUSC", 2000)), record=True)
-        fin = d.financing(chain, keys["auditor"])
+        fin = d.clients(chain, keys["auditor"]).deals
 
         ev0 = ShipmentEvent.from_strings("MSCU-NOWAIT-1", "DEPA", "CNSZX", now() - 60, "no deal waits")
         oracle.submit_report(ev0, sign_event(ev0, o3[:2]))
@@ -142,8 +141,8 @@ def measure() -> tuple[list[tuple[str, int]], int]:
         g("oracle report, 5-of-5 signatures (k=3), no deal waiting", oracle.last_receipt)
 
         # repayment and the waterfall
-        fin_b = d.financing(chain, keys["buyer"])
-        g("SettlementToken.approve (buyer, face value)", fin_b.approve_payment(d.token(chain, "USD", keys["buyer"]),
+        fin_b = d.clients(chain, keys["buyer"]).deals
+        g("SettlementToken.approve (buyer, face value)", fin_b.approve_payment(d.clients(chain, keys["buyer"]).token("USD"),
                                                                                10_000_000))
         g("deal: repay (face value in, waterfall credits, markPaid, 1 unwatch)", fin_b.repay(terms.deal_id))
         g("deal: withdraw (lender: principal + fee)", _withdraw(d, chain, keys["lender"], terms))
@@ -166,21 +165,21 @@ def measure() -> tuple[list[tuple[str, int]], int]:
         # overdue warning, default, cancellation
         dflt = new_deal("MAEU-GAS-DEFAULT", (("DEPA", 10_000),), maturity_in=10 * DAY, grace=5 * DAY)
         advance(10 * DAY + 1)
-        g("deal: flagOverdue (early warning)", d.financing(chain, keys["auditor"]).flag_overdue(dflt.deal_id))
+        g("deal: flagOverdue (early warning)", d.clients(chain, keys["auditor"]).deals.flag_overdue(dflt.deal_id))
         advance(5 * DAY)
         g("deal: declareDefault (escrow credited back, invoice to lender, 1 unwatch)",
-          d.financing(chain, keys["lender"]).declare_default(dflt.deal_id))
-        inv = d.invoices(chain, keys["seller"])
+          d.clients(chain, keys["lender"]).deals.declare_default(dflt.deal_id))
+        inv = d.clients(chain, keys["seller"]).invoices
         t = now()
         iid = inv.mint(InvoiceTerms(a("buyer"), "INV-GAS-CANCEL", 1_000_000, "USD", t - DAY, t + 90 * DAY,
                                     keccak(text="cancel"), "bafkreibenchcancel"))
-        d.invoices(chain, keys["buyer"]).confirm(iid)
+        d.clients(chain, keys["buyer"]).invoices.confirm(iid)
         ct = DealTerms(99_999, iid, a("seller"), a("lender"), d.settlement_tokens["USD"], 500_000, 0, t + 30 * DAY,
                        0, t + DAY, (Milestone(keccak(text="x"), "DEPA", 10_000),))
-        fs = d.financing(chain, keys["seller"])
+        fs = d.clients(chain, keys["seller"]).deals
         fs.approve_invoice(inv, iid)
         fs.accept(ct, fs.sign_terms(keys["seller"], ct), fs.sign_terms(keys["lender"], ct))
-        g("deal: cancel before funding (invoice back to seller)", d.financing(chain, keys["lender"]).cancel(ct.deal_id))
+        g("deal: cancel before funding (invoice back to seller)", d.clients(chain, keys["lender"]).deals.cancel(ct.deal_id))
 
         # FX
         r1 = FxRate.from_decimal("EUR", "USD", "1.0825", now() - 30)
@@ -197,13 +196,13 @@ def measure() -> tuple[list[tuple[str, int]], int]:
 
 
 def _withdraw(d, chain, account, terms) -> dict[str, Any]:
-    f = d.financing(chain, account)
+    f = d.clients(chain, account).deals
     f.withdraw(terms.deal_id)
     return f.last_receipt
 
 
 def _poke(d, chain, account, terms) -> dict[str, Any]:
-    f = d.financing(chain, account)
+    f = d.clients(chain, account).deals
     f.poke(terms.deal_id)
     return f.last_receipt
 

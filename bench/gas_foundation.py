@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from chain.anvil import Anvil
 from chain.client import Chain
+from chain.clients import InvoiceTerms, ReceiptTerms
 from chain.consortium import DEMO_PARTICIPANTS, bootstrap, deterministic_keys
-from chain.contracts import ContractKind, InvoiceTerms, ReceiptTerms
+from chain.vocabulary import ContractKind
 
 DAY = 86_400
 
@@ -34,7 +35,7 @@ def measure() -> tuple[list[tuple[str, int]], int]:
             addr, receipt = chain.deploy(name, deployer, *args)
             g(f"deploy {name} (runtime {len(chain.w3.eth.get_code(addr)):,} bytes)", receipt)
 
-        reg = d.registry_client(chain)
+        reg = d.clients(chain).registry
         admins = [keys["admin_a"], keys["admin_b"], keys["admin_c"]]
         newbie = chain.w3.eth.account.create()
         exp = chain.w3.eth.get_block("latest")["timestamp"] + 365 * DAY
@@ -48,41 +49,41 @@ def measure() -> tuple[list[tuple[str, int]], int]:
         rb.approve(pid)
         g("governance: execute suspend", rb.execute(pid))
 
-        usd = d.token(chain, "USD", keys["treasury"])
+        usd = d.clients(chain, keys["treasury"]).token("USD")
         g("SettlementToken.mint", usd.mint(a("buyer"), 1_000_000_00, b"\1" * 32))
-        g("SettlementToken.transfer (member to member)", d.token(chain, "USD", keys["buyer"]).transfer(a("seller"), 100))
-        g("SettlementToken.approve", d.token(chain, "USD", keys["buyer"]).approve(a("lender"), 100))
-        d.token(chain, "USD", keys["buyer"]).transfer(a("treasury"), 5)  # fiat redemption: holder pays in
+        g("SettlementToken.transfer (member to member)", d.clients(chain, keys["buyer"]).token("USD").transfer(a("seller"), 100))
+        g("SettlementToken.approve", d.clients(chain, keys["buyer"]).token("USD").approve(a("lender"), 100))
+        d.clients(chain, keys["buyer"]).token("USD").transfer(a("treasury"), 5)  # fiat redemption: holder pays in
         g("SettlementToken.burn", usd.burn(5, b"\2" * 32))
 
         now = chain.w3.eth.get_block("latest")["timestamp"]
-        inv = d.invoices(chain, keys["seller"])
+        inv = d.clients(chain, keys["seller"]).invoices
         t = InvoiceTerms(a("buyer"), "INV-BENCH-0001", 500_000_00, "USD", now, now + 60 * DAY, b"\3" * 32,
                          "bafkreibenchinvoice0001")
         iid = inv.mint(t)
         g("InvoiceToken.mint", inv.last_receipt)
-        g("InvoiceToken.confirm", d.invoices(chain, keys["buyer"]).confirm(iid))
+        g("InvoiceToken.confirm", d.clients(chain, keys["buyer"]).invoices.confirm(iid))
         # financing-state changes come from an ESCROW contract; a registered EOA stands in here
         escrow = keys["lender_b"]
         reg.govern(admins, [reg.call_set_network_contract(escrow.address, ContractKind.ESCROW)], "bench escrow")
         g("InvoiceToken.transfer (to escrow)", inv.transfer(escrow.address, iid))
-        ie = d.invoices(chain, escrow)
+        ie = d.clients(chain, escrow).invoices
         g("InvoiceToken.markFinanced", ie.mark_financed(iid))
         ie.split(iid, [200_000_00, 300_000_00])
         g("InvoiceToken.split (2 parts)", ie.last_receipt)
         iid2 = inv.mint(InvoiceTerms(a("buyer"), "INV-BENCH-0002", 10_000_00, "USD", now, now + 60 * DAY,
                                      b"\4" * 32, "bafkreibenchinvoice0002"))
-        d.invoices(chain, keys["buyer"]).confirm(iid2)
+        d.clients(chain, keys["buyer"]).invoices.confirm(iid2)
         g("InvoiceToken.cancel", inv.cancel(iid2, "withdrawn"))
 
-        wh = d.receipts(chain, keys["warehouse"])
+        wh = d.clients(chain, keys["warehouse"]).receipts
         rt = ReceiptTerms(a("seller"), "Copper cathodes", 25_000, "kg", "LME Grade A", "NLRTM", 225_000_00, "USD",
                           now + 90 * DAY, b"\5" * 32, "bafkreibenchreceipt0001")
         rid = wh.issue(rt)
         g("WarehouseReceipt.issue", wh.last_receipt)
-        rs = d.receipts(chain, keys["seller"])
+        rs = d.clients(chain, keys["seller"]).receipts
         g("WarehouseReceipt.pledge", rs.pledge(rid, a("lender")))
-        rl = d.receipts(chain, keys["lender"])
+        rl = d.clients(chain, keys["lender"]).receipts
         g("WarehouseReceipt.releasePledge", rl.release_pledge(rid))
         rs.pledge(rid, a("lender"))
         g("WarehouseReceipt.enforcePledge", rl.enforce_pledge(rid))
