@@ -225,8 +225,13 @@ class Engine:
         changed = 0
         for r in self.store.reports_by_digest([event_id]):
             if r.kind == "shipment" and r.state != State.RETRACTED:
+                confirmed: dict[str, Any] = {}
+                if not r.tx_hash:  # retracted before this operator saw the confirmation: say which it was
+                    found = self._confirmation_of(r)
+                    if found is not None:
+                        confirmed = {"tx_hash": found.tx_hash, "block_number": r.block_number or found.block_number}
                 self.store.update_report(r.digest, state=State.RETRACTED, retracted_tx=tx_hash, retracted_block=block,
-                                         last_error=None)
+                                         last_error=None, **confirmed)
                 self.metrics.carrier_events.labels(state="retracted").inc()
                 log.info("RETRACTED on chain: %s (eventId %s, in %s)", r.label, r.digest, tx_hash)
                 changed += 1
@@ -361,12 +366,8 @@ class Engine:
     def _finish_confirmed(self, report: Report, tx_hash: str | None = None, onchain_id: str | None = None,
                           by_me: bool = False, block_number: int | None = None) -> None:
         fields: dict[str, Any] = {"state": State.CONFIRMED, "last_error": None}
-        if tx_hash is None and report.kind == "shipment" and self.chain is not None and not report.tx_hash:
-            try:  # confirmed by another operator: find its transaction, for the carrier's status
-                found = self.chain.find_confirmation(bytes.fromhex(report.digest[2:]))
-            except Exception as exc:
-                log.debug("confirmation of %s not looked up: %s", report.digest, exc)
-                found = None
+        if tx_hash is None and report.kind == "shipment" and not report.tx_hash:
+            found = self._confirmation_of(report)  # confirmed by another operator: its transaction, for the carrier
             if found is not None:
                 tx_hash, block_number = found.tx_hash, found.block_number
         if block_number is not None:
@@ -382,6 +383,17 @@ class Engine:
         self._observe_confirmation(report)
         log.info("CONFIRMED on chain: %s (digest %s%s)", report.label, report.digest,
                  f", submitted by this operator in {tx_hash}" if by_me else "")
+
+    def _confirmation_of(self, report: Report) -> Any:
+        """The EventConfirmed log of a shipment report (its transaction and block), or None when
+        the chain has none or cannot be read now (the carrier's status then shows no hash yet)."""
+        if self.chain is None:
+            return None
+        try:
+            return self.chain.find_confirmation(bytes.fromhex(report.digest[2:]))
+        except Exception as exc:
+            log.debug("confirmation of %s not looked up: %s", report.digest, exc)
+            return None
 
     def _finish_conflict(self, report: Report, detail: str) -> None:
         self.store.update_report(report.digest, state=State.CONFLICT, last_error=detail)

@@ -112,6 +112,26 @@ def test_no_retraction_is_signed_without_the_carriers_message(tmp_path):
     svc.store.close()
 
 
+def test_an_event_confirmed_and_retracted_by_others_shows_both_transactions(tmp_path):
+    """The operator learns of the retraction before it has looked at the confirmation (another
+    operator submitted both): the carrier's view still names the confirming transaction."""
+    chain = FakeChain()
+    svc, client, engine = operator_on(tmp_path, chain)
+    event = v3_transport_event(when=time.time() - 600)
+    digest = post_event(client, event)["digest"]
+    struct = td.struct_from_json("shipment", svc.store.report(digest).message)
+    chain.confirm(struct, tx_hash="0x" + "c1" * 32)
+    retraction = chain.retract(struct)
+    engine.scan_retractions(force=True)
+    report = svc.store.report(digest)
+    assert report.state == State.RETRACTED and report.retracted_tx == retraction.tx_hash
+    chain_view = carrier_status(client, event["eventID"]).json()["records"][0]["report"]["chain"]
+    assert chain_view["status"] == "retracted" and chain_view["txHash"] == "0x" + "c1" * 32
+    assert chain_view["blockNumber"] == chain.confirmations[bytes.fromhex(digest[2:])].block_number
+    assert chain_view["retraction"]["txHash"] == retraction.tx_hash
+    svc.store.close()
+
+
 def test_retraction_before_confirmation_holds_the_report_and_retracts_it_if_another_confirms(tmp_path):
     chain = FakeChain()
     svc, client, engine = operator_on(tmp_path, chain)

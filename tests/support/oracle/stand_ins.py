@@ -63,6 +63,7 @@ class FakeChain:
     now: int = field(default_factory=lambda: int(time.time()))
     slots: dict[tuple[bytes, str, str], bytes] = field(default_factory=dict)  # slot -> eventId
     retracted: dict[bytes, RetractionLog] = field(default_factory=dict)
+    confirmations: dict[bytes, Confirmation] = field(default_factory=dict)  # eventId -> its EventConfirmed log
     submissions: list[tuple[str, int]] = field(default_factory=list)  # (subject, signatures)
     notified: list[list[Notify]] = field(default_factory=list)
     failing: set[int] = field(default_factory=set)  # refs whose callback fails (ListenerFailed)
@@ -75,10 +76,14 @@ class FakeChain:
         return self.now
 
     # -- reads
-    def confirm(self, ev: td.ShipmentEvent, event_id: bytes | None = None) -> bytes:
-        """Fill the event's slot (as another operator's submission would)."""
+    def confirm(self, ev: td.ShipmentEvent, event_id: bytes | None = None, tx_hash: str | None = None) -> bytes:
+        """Fill the event's slot (as another operator's submission would; with `tx_hash`, its
+        EventConfirmed log can be found)."""
         event_id = event_id or td.digest(ev, b.domains()["shipment"])
         self.slots[slot(ev)] = event_id
+        if tx_hash is not None:
+            self.block += 1
+            self.confirmations[event_id] = Confirmation(tx_hash, self.block)
         return event_id
 
     def shipment_status(self, ev: td.ShipmentEvent) -> OnChainShipment:
@@ -94,7 +99,7 @@ class FakeChain:
         return event_id in self.retracted
 
     def find_confirmation(self, event_id: bytes) -> Confirmation | None:
-        return None
+        return self.confirmations.get(event_id)
 
     def find_retraction(self, event_id: bytes) -> RetractionLog | None:
         return self.retracted.get(event_id)
