@@ -95,6 +95,12 @@ class Chain:
             return int(self.w3.eth.get_block("latest")["timestamp"])
         return int(self.rpc.call("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
 
+    def block_number(self) -> int:
+        """The latest block's number, read as :meth:`latest_timestamp` reads."""
+        if self.rpc is None:
+            return int(self.w3.eth.block_number)
+        return int(self.rpc.call("eth_blockNumber", []), 16)
+
     def batch_call(self, calls: Sequence[ViewCall | tuple[str, bytes]], block: str = "latest", *,
                    raise_errors: bool = True) -> list[Any]:
         """Many view calls in one JSON-RPC batch, results in order (a `ViewCall`'s decoded, a

@@ -321,10 +321,8 @@ class OracleChain:
         return self._read("rateDigest()", c.rate_digest, struct)
 
     def shipment_status(self, ev: ShipmentEvent) -> OnChainShipment:
-        c = self._client("shipment")
-        status = self._read("eventStatus()", c.event_status, ev)
-        tag = self._read("confirmedLocations()", c.confirmed_tag, ev.shipment_id, ev.event_code, ev.location)
-        return OnChainShipment(EventStatus(status), tag)
+        status, tag = self._read("eventStatus() and confirmedLocations()", self._client("shipment").slot_state, ev)
+        return OnChainShipment(status, tag)
 
     def find_confirmation(self, event_id: bytes) -> Confirmation | None:
         """The transaction that confirmed `event_id` (its EventConfirmed log), or None."""

@@ -212,6 +212,17 @@ class LogisticsOracle(_QuorumClient):
     def event_status(self, event: ShipmentEvent) -> EventStatus:
         return EventStatus(self._call("eventStatus", event.as_tuple()))
 
+    def slot_state(self, event: ShipmentEvent) -> tuple[EventStatus, int | None]:
+        """The event's status and the tag of whatever event fills its slot (shipment, code,
+        location), both read at one block. Two reads at "latest" may straddle a block: the event
+        confirmed between them would look unconfirmed while "another" event (itself) holds the slot."""
+        block = hex(self.chain.block_number())
+        status, (locations, tags) = self.chain.batch_call(
+            [self.view("eventStatus", event.as_tuple()),
+             self.view("confirmedLocations", event.shipment_id, event.event_code.encode("ascii"))], block=block)
+        held = {bytes(loc).decode("ascii"): tag for loc, tag in zip(locations, tags)}
+        return EventStatus(status), held.get(event.location)
+
     def is_retracted(self, event_id: bytes) -> bool:
         return self._call("isRetracted", b32(event_id))
 

@@ -1,0 +1,51 @@
+"""The operator's view of the chain (``oracle.chain_port.OracleChain``) on the real anvil: what it
+reads about an event and its slot is one consistent state of the chain."""
+
+from __future__ import annotations
+
+from oracle.chain_port import Addresses, OracleChain
+from chain.clients.oracle import ShipmentEvent
+from tests.support.products import ORACLES, c, unique
+
+
+def _port(net) -> OracleChain:
+    d = net.deployment
+    addresses = Addresses(logistics_oracle=d.logistics_oracle, fx_rate_store=d.fx_rate_store, registry=d.registry,
+                          deal_engine=d.deal_engine, deal_lens=d.deal_lens, chain_id=d.chain_id)
+    return OracleChain(net.anvil_url, net.keys["oracle_1"], addresses, net.chain.artifacts)
+
+
+def test_an_event_confirmed_while_the_operator_reads_its_slot_is_no_conflict(net, monkeypatch):
+    """Another operator's report lands between the reads of the event's status and of its slot:
+    read at two blocks, the event looked unconfirmed while "another" event (itself) held its slot,
+    and the operator closed its own report as a conflict (seen in the restart e2e test)."""
+    port = _port(net)
+    o = c(net, "carrier").oracle
+    ev = ShipmentEvent.from_strings(unique("OCLU"), "DEPA", "CNSZX", net.now() - 60, unique("port-race"))
+    sigs = [o.sign_event(net.keys[k], ev) for k in ORACLES]
+    rpc, landed = port.chain.rpc, []
+    real_call, real_batch = rpc.call, rpc.batch
+
+    def land_once() -> None:
+        if not landed:
+            landed.append(o.submit_report(ev, sigs))  # mined at once (automine): the next block
+
+    def call(method, params=()):
+        out = real_call(method, params)
+        if method == "eth_call":
+            land_once()
+        return out
+
+    def batch(calls):
+        out = real_batch(calls)
+        if any(m == "eth_call" for m, _ in calls):
+            land_once()
+        return out
+
+    monkeypatch.setattr(rpc, "call", call)
+    monkeypatch.setattr(rpc, "batch", batch)
+    seen = port.shipment_status(ev)
+    assert landed, "the report was not sent during the read"
+    assert not seen.confirmed and not seen.held_by_other(), seen  # the state before the report's block
+    after = port.shipment_status(ev)
+    assert after.confirmed and not after.held_by_other(), after
