@@ -392,14 +392,15 @@ def chain_client_row(threads: int, precheck: bool, block: str = "auto") -> Row:
 
 
 def _serve_node(rpc_url: str, deployment_file: str, home: str, key_hexes: list[str], port: int,
-                threads: int) -> None:
+                threads: int, answer_cache_entries: int | None = None) -> None:
     """The node API (indexer + API) in a process of its own, signing for the bench's keys."""
     from eth_account import Account
 
     from node_api.server import connect_chain, start_node
     from node_api.settings import NodeSettings
 
-    writes = {"async_write_threads": threads, "async_writes_per_member": threads}
+    writes = {"async_write_threads": threads, "async_writes_per_member": threads,
+              **({} if answer_cache_entries is None else {"answer_cache_entries": answer_cache_entries})}
     settings = NodeSettings(rpc_url=rpc_url, deployment_file=Path(deployment_file),
                             database_url=f"sqlite:///{home}/read-model.db", api_domain=f"127.0.0.1:{port}",
                             api_uri=f"http://127.0.0.1:{port}", document_dir=Path(home) / "documents",
@@ -412,7 +413,7 @@ def _serve_node(rpc_url: str, deployment_file: str, home: str, key_hexes: list[s
 class NodeApi:
     """A node API process over the bench's chain (started on first use, stopped at exit)."""
 
-    def __init__(self, bench: "Bench", threads: int):
+    def __init__(self, bench: "Bench", threads: int, answer_cache_entries: int | None = None):
         import multiprocessing
         import tempfile
 
@@ -424,7 +425,8 @@ class NodeApi:
         self.url = f"http://127.0.0.1:{self.port}"
         keys = [bytes(bench.keys[k].key).hex() for k in ("seller", "seller_ops")]
         self.proc = multiprocessing.get_context("spawn").Process(
-            target=_serve_node, args=(bench.anvil.url, str(deployment_file), str(self.home), keys, self.port, threads),
+            target=_serve_node, args=(bench.anvil.url, str(deployment_file), str(self.home), keys, self.port, threads,
+                                      answer_cache_entries),
             daemon=True)
         self.proc.start()
         deadline = time.monotonic() + 120
@@ -553,10 +555,12 @@ def _read_for(url: str, token: str, path: str, until: float, out: list[float]) -
         conn.close()
 
 
-def reads_table(node: NodeApi, bench: "Bench", seconds: float) -> str:
-    """Read throughput and latency of the node API at 1 / 16 / 64 clients (one keep-alive
-    connection each, as fast as the answers come), with issue 15's targets beside them."""
-    session = node.login(bench.keys["seller"])
+def reads_table(nodes: Sequence[tuple[str, NodeApi]], bench: "Bench", seconds: float) -> str:
+    """Read throughput and latency of node API processes (e.g. with and without the answer
+    cache) at 1 / 16 / 64 clients (one keep-alive connection each, as fast as the answers come),
+    with issue 15's targets beside them."""
+    first = nodes[0][1]
+    session = first.login(bench.keys["seller"])
     try:
         totals = {path: session.get(path)["total"] for path in READ_PATHS}
     finally:
@@ -564,22 +568,26 @@ def reads_table(node: NodeApi, bench: "Bench", seconds: float) -> str:
     held = ", ".join(f"{path.split('?')[0][1:]} {n:,}" for path, n in totals.items())
     lines = [f"reads as the seller (node API process, SQLite read model; the seller's {held}; {seconds:.0f} s a "
              "cell; target >= 1,000 req/s with p99 <= 50 ms at 64 clients)",
-             f"{'endpoint':<22} {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}"]
-    for path in READ_PATHS:
-        for clients in READ_CLIENTS:
-            samples: list[list[float]] = [[] for _ in range(clients)]
-            until = time.monotonic() + seconds
-            started = time.monotonic()
-            threads = [threading.Thread(target=_read_for, args=(node.url, session.token, path, until, samples[i]))
-                       for i in range(clients)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            wall = time.monotonic() - started
-            lat = sorted(x for one in samples for x in one)
-            p50, p99 = lat[len(lat) // 2], lat[min(len(lat) - 1, int(len(lat) * 0.99))]
-            lines.append(f"{path:<22} {clients:>7} {len(lat) / wall:>8,.0f} {p50 * 1e3:>8.1f} {p99 * 1e3:>8.1f}")
+             f"{'node':<26} {'endpoint':<22} {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}"]
+    for label, node in nodes:
+        session = node.login(bench.keys["seller"])
+        session.node.close()
+        for path in READ_PATHS:
+            for clients in READ_CLIENTS:
+                samples: list[list[float]] = [[] for _ in range(clients)]
+                until = time.monotonic() + seconds
+                started = time.monotonic()
+                threads = [threading.Thread(target=_read_for, args=(node.url, session.token, path, until, samples[i]))
+                           for i in range(clients)]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+                wall = time.monotonic() - started
+                lat = sorted(x for one in samples for x in one)
+                p50, p99 = lat[len(lat) // 2], lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+                lines.append(f"{label:<26} {path:<22} {clients:>7} {len(lat) / wall:>8,.0f} {p50 * 1e3:>8.1f} "
+                             f"{p99 * 1e3:>8.1f}")
     return "\n".join(lines)
 
 
@@ -625,6 +633,8 @@ def main() -> None:
     ap.add_argument("--ops", default="transfer,mint,report")
     ap.add_argument("--read-seconds", type=float, default=5, help="per reads cell (0: no reads table)")
     ap.add_argument("--no-api-writes", action="store_true", help="leave out the node API write rows")
+    ap.add_argument("--answer-cache-ab", action="store_true",
+                    help="read also from a second node process with the answer cache off (side by side)")
     a = ap.parse_args()
     load_start = os.getloadavg()
     with Anvil(block_time=BLOCK_TIME) as anvil:
@@ -659,8 +669,14 @@ def main() -> None:
             if "node" not in NODE:
                 NODE["node"] = NodeApi(bench, 1024)
                 atexit.register(NODE["node"].stop)
-            NODE["node"].wait_indexed(bench.height())
-            reads = reads_table(NODE["node"], bench, a.read_seconds)
+            nodes = [("answers kept (default)", NODE["node"])]
+            if a.answer_cache_ab:
+                off = NodeApi(bench, 64, answer_cache_entries=0)
+                atexit.register(off.stop)
+                nodes.append(("answer cache off", off))
+            for _, node in nodes:
+                node.wait_indexed(bench.height())
+            reads = reads_table(nodes, bench, a.read_seconds)
     load_end = os.getloadavg()
     print(f"throughput at {BLOCK_TIME} s blocks (anvil interval mining, free gas), {a.runs} run(s) per cell, "
           f"median shown; {a.threads} client threads")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from . import metrics, openapi, operations as async_writes, problems
+from . import answers, metrics, openapi, operations as async_writes, problems
 from .body_guard import BodyGuard, BodyLimits
 from .context import NodeContext
 from .deps import check_session, needs_session
@@ -41,6 +41,7 @@ def create_app(ctx: NodeContext) -> FastAPI:
     app.state.operations = async_writes.OperationStore(s.async_write_threads, s.operation_retention_seconds,
                                                        max_per_owner=s.async_writes_per_member)
     async_writes.install(app, app.state.operations, threads=s.async_write_threads)  # Prefer: respond-async
+    answers.install(app, s.answer_cache_entries, s.answer_cache_bytes)  # list answers kept per read-model state
     app.add_middleware(BodyGuard, limits=BodyLimits(json_max_bytes=s.json_body_max_bytes,
                                                     document_max_bytes=s.document_max_bytes,
                                                     read_timeout=s.request_read_timeout_seconds),

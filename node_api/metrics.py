@@ -60,9 +60,10 @@ def _gauge(name: str, doc: str, value: float | None, labels: Iterable[str] = ())
 class _NodeCollector(Collector):
     """Gauges read at scrape time: the chain head, the read model, the submission pipeline."""
 
-    def __init__(self, ctx: NodeContext, operations: Any = None):
+    def __init__(self, ctx: NodeContext, operations: Any = None, answers: Any = None):
         self.ctx = ctx
         self.operations = operations  # node_api.operations.OperationStore, if the app has one
+        self.answers = answers  # node_api.answers.AnswerCache, if the app has one
 
     def collect(self) -> Iterable[GaugeMetricFamily | CounterMetricFamily]:
         head, timestamp = self._head()
@@ -91,6 +92,12 @@ class _NodeCollector(Collector):
             out.append(_gauge("async_writes_running", "Writes sent with Prefer: respond-async still running "
                               "(each holds a node thread; at async_write_threads, more are refused with 503)",
                               self.operations.running))
+        if self.answers is not None:
+            lookups = CounterMetricFamily(f"{PREFIX}_answer_cache_lookups", "List answers looked up in the answer cache "
+                                          "(hit: served as kept, the read model unchanged)", labels=["result"])
+            lookups.add_metric(["hit"], self.answers.hits)
+            lookups.add_metric(["miss"], self.answers.misses)
+            out += [lookups, _gauge("answer_cache_bytes", "Bytes of the answers kept", self.answers.size_bytes)]
         out += [pending, outcomes, by_status,
                 _gauge("oracle_listener_failures", "Escrows an oracle report named that were not called or reverted",
                        failures)]
@@ -122,11 +129,11 @@ class _NodeCollector(Collector):
 
 
 class NodeMetrics:
-    def __init__(self, ctx: NodeContext, operations: Any = None):
+    def __init__(self, ctx: NodeContext, operations: Any = None, answers: Any = None):
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.http_requests, self.http_latency = request_metrics(PREFIX, r)
-        r.register(_NodeCollector(ctx, operations))
+        r.register(_NodeCollector(ctx, operations, answers))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -135,7 +142,7 @@ class NodeMetrics:
 def install(app: FastAPI, ctx: NodeContext) -> NodeMetrics:
     """``GET /metrics`` and the request-counting middleware (call after the other middlewares:
     it is then the outermost and counts their refusals)."""
-    metrics = NodeMetrics(ctx, getattr(app.state, "operations", None))
+    metrics = NodeMetrics(ctx, getattr(app.state, "operations", None), getattr(app.state, "answers", None))
     settings = ctx.settings
     nets = settings.metrics_networks()
     app.add_middleware(MetricsMiddleware, metrics=metrics, route_of=route_template(app))

@@ -138,6 +138,14 @@ class ReadModel:
         with self.engine.connect() as c:
             return c.execute(select(func.max(checkpoint.c.block_number))).scalar()
 
+    def indexed_heads(self) -> tuple[tuple[str, int, str], ...]:
+        """Each indexer's checkpoint (name, block, block hash): moves with every block applied
+        and with every rollback, by whichever process indexes."""
+        with self.engine.connect() as c:
+            return tuple(tuple(r) for r in c.execute(
+                select(checkpoint.c.name, checkpoint.c.block_number, checkpoint.c.block_hash)
+                .order_by(checkpoint.c.name)))
+
 
 __all__ = ["ReadModel", "deal_scope", "invoice_scope", "order_scope", "receipt_scope", "transfer_scope",
            "invoices", "receipts", "participants", "proposals", "erc20_balances", "erc20_transfers", "deals",

@@ -43,6 +43,10 @@ class NodeSettings(EnvSettings):
     async_write_threads: int = Field(default=256, ge=1, le=4096)
     async_writes_per_member: int = Field(default=64, ge=1)
     operation_retention_seconds: int = Field(default=3600, ge=60)
+    # list answers kept while the read model and the caller are unchanged (node_api.answers): at most
+    # this many (0: off) and this many bytes in all
+    answer_cache_entries: int = Field(default=1024, ge=0, le=1_000_000)
+    answer_cache_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
     # the dashboard's demo-key picker (node_api.web): anyone reaching the node may log in as any custodial
     # key it holds, without a wallet. For the throw-away demo network only; off unless TRADENET_DEMO_LOGIN=1.
     demo_login: bool = False

@@ -51,6 +51,9 @@ def test_metrics_count_requests_by_route_template_and_read_the_chain_and_the_ind
                            ).status_code == 413  # the body guard's refusal is counted too
     m = scrape(scraper)
     assert value(m, "http_requests_total", route="/invoices", method="GET", status="200") == 2
+    # the second list answer was the kept one (node_api.answers): nothing was indexed in between
+    assert value(m, "answer_cache_lookups_total", result="miss") == 1
+    assert value(m, "answer_cache_lookups_total", result="hit") == 1 and value(m, "answer_cache_bytes") > 0
     assert value(m, "http_requests_total", route="/invoices/{invoice_id}", method="GET", status="404") == 1
     assert value(m, "http_requests_total", route="other", method="GET", status="404") == 1  # never the raw path
     assert value(m, "http_requests_total", route="/invoices", method="POST", status="413") == 1

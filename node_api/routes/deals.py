@@ -16,6 +16,7 @@ from chain.deployment import Clients
 from chain.vocabulary import DealState, Product, Role
 
 from .. import agreements
+from ..answers import KEPT_AT_CLOCK, ChainNow
 from ..context import Caller, NodeContext, PartyOf
 from ..deal_views import deal_out
 from ..deps import CallerDep, Ctx
@@ -166,8 +167,8 @@ class DealPage(Page):
 # ------------------------------------------------------------------------------------ reads
 
 
-@router.get("/deals", response_model=DealPage)
-def list_deals(ctx: Ctx, caller: CallerDep, p: PagingDep, r: ReaderDep, state: str | None = None,
+@router.get("/deals", response_model=DealPage, dependencies=[KEPT_AT_CLOCK])
+def list_deals(ctx: Ctx, caller: CallerDep, p: PagingDep, r: ReaderDep, now: ChainNow, state: str | None = None,
                product: str | None = None) -> dict:
     """The deals the caller is party to (borrower, lender, obligor, applicant, presenter)."""
     where = [deal_scope(caller)]
@@ -178,7 +179,6 @@ def list_deals(ctx: Ctx, caller: CallerDep, p: PagingDep, r: ReaderDep, state: s
     if product is not None:
         where.append(deals.c.product == product)
     rows, total = read_model(ctx).page(deals, where, [deals.c.deal_id], p.limit, p.offset)
-    now = ctx.chain_time()
     return page_out([deal_out(x, r, now) for x in rows], total, p)
 
 

@@ -18,6 +18,7 @@ from chain.indexer.projections import invoice_payments
 from chain.vocabulary import InvoiceState, Role
 
 from ..anchors import check_anchoring
+from ..answers import KEPT
 from ..context import PartyOf
 from ..deps import CallerDep, Ctx
 from ..errors import InvalidInput
@@ -119,7 +120,7 @@ def invoice_out(row: dict[str, Any], r: Reader) -> dict[str, Any]:
     return out
 
 
-@router.get("", response_model=InvoicePage)
+@router.get("", response_model=InvoicePage, dependencies=[KEPT])
 def list_invoices(ctx: Ctx, caller: CallerDep, p: PagingDep, r: ReaderDep,
                   state: Annotated[str | None, Query(pattern="^(" + "|".join(STATES) + ")$")] = None,
                   currency: Annotated[str | None, Query(pattern="^[A-Z]{3}$")] = None,

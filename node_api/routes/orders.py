@@ -15,6 +15,7 @@ from chain.clients.tokens import NO_SHIPMENT
 from chain.deployment import Clients
 from chain.vocabulary import OrderState, Role
 
+from ..answers import KEPT
 from ..context import PartyOf
 from ..deps import CallerDep, Ctx
 from ..errors import InvalidInput
@@ -73,7 +74,7 @@ def order_out(row: dict[str, Any], r: Reader) -> dict[str, Any]:
     return out
 
 
-@router.get("", response_model=OrderPage)
+@router.get("", response_model=OrderPage, dependencies=[KEPT])
 def list_orders(ctx: Ctx, caller: CallerDep, p: PagingDep, r: ReaderDep,
                 state: Annotated[str | None, Query(pattern="^(" + "|".join(STATES) + ")$")] = None) -> dict:
     """Orders the caller issued (buyer), received (supplier), holds, finances or was offered."""

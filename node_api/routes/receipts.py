@@ -18,6 +18,7 @@ from chain.indexer.projections import receipt_pledges
 from chain.vocabulary import Role
 
 from ..anchors import check_anchoring
+from ..answers import KEPT
 from ..context import PartyOf
 from ..deps import CallerDep, Ctx
 from ..errors import InvalidInput
@@ -90,7 +91,7 @@ def receipt_out(row: dict[str, Any], r: Reader) -> dict[str, Any]:
     return out
 
 
-@router.get("", response_model=ReceiptPage)
+@router.get("", response_model=ReceiptPage, dependencies=[KEPT])
 def list_receipts(ctx: Ctx, caller: CallerDep, p: PagingDep, r: ReaderDep, pledged: bool | None = None) -> dict:
     where = [receipt_scope(caller)]
     if pledged is not None:

@@ -53,7 +53,7 @@ def contract_names(ctx: NodeContext) -> dict[str, str]:
 
 def overview(ctx: NodeContext, caller: Caller, r: Reader) -> dict[str, Any]:
     one = Paging(limit=1, offset=0)
-    counts = {"deals": deals.list_deals(ctx, caller, one, r)["total"],
+    counts = {"deals": deals.list_deals(ctx, caller, one, r, ctx.chain_time())["total"],
               "invoices": invoices.list_invoices(ctx, caller, one, r)["total"],
               "purchase orders": orders.list_orders(ctx, caller, one, r)["total"],
               "warehouse receipts": receipts.list_receipts(ctx, caller, one, r)["total"]}
@@ -73,7 +73,7 @@ def overview(ctx: NodeContext, caller: Caller, r: Reader) -> dict[str, Any]:
 
 
 def deal_list(ctx: NodeContext, caller: Caller, r: Reader) -> dict[str, Any]:
-    return {"deals": deals.list_deals(ctx, caller, _all(ctx), r)["items"]}
+    return {"deals": deals.list_deals(ctx, caller, _all(ctx), r, ctx.chain_time())["items"]}
 
 
 def deal_page(ctx: NodeContext, caller: Caller, r: Reader, deal_id: int) -> dict[str, Any]:
