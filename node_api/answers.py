@@ -18,6 +18,10 @@ key holds:
 - the **chain time** is part of the key for routes whose answers read the clock (``ChainNow``:
   the route and the key use the same value of one request).
 
+When a key's answer is being computed, other requests for the same key wait for it (up to
+``FLIGHT_WAIT_SECONDS``, holding no thread) instead of computing it again: after each block,
+one request per caller and query pays for the page, not every client at once.
+
 So nothing is served that the route itself would not answer at that moment, and a revoked role,
 a suspension or a sanction takes effect at the next request (the member record is in the key,
 and the standing check runs before the answer is looked up). Only 200 answers are kept; at most
@@ -27,6 +31,7 @@ turns the cache off (``TRADENET_ANSWER_CACHE_ENTRIES``).
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import OrderedDict
 from typing import Annotated, Any, Hashable
@@ -36,12 +41,15 @@ from fastapi.responses import Response
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import Pool
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .deps import CallerDep, Ctx
 from .read_model import ReadModel
 
 _STATE_KEY = "tradenet_answer_key"
+#: how long a request waits for the same answer being computed by another before computing it too
+FLIGHT_WAIT_SECONDS = 2.0
 _COMMITTED = "tradenet_committed"
 
 # ----------------------------------------------------------------------------- commit generation
@@ -80,6 +88,7 @@ class AnswerCache:
         self.entries, self.max_bytes = entries, max_bytes
         self._items: OrderedDict[Hashable, bytes] = OrderedDict()
         self._bytes = 0
+        self._flights: dict[Hashable, asyncio.Event] = {}
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
@@ -103,6 +112,22 @@ class AnswerCache:
             self._items.move_to_end(key)
             self.hits += 1
             return body
+
+    def flight(self, key: Hashable) -> asyncio.Event | None:
+        """None: the caller computes `key`'s answer (and must `land` it); else the event that
+        is set once the request computing it has answered (call in the event loop)."""
+        with self._lock:
+            event = self._flights.get(key)
+            if event is None:
+                self._flights[key] = asyncio.Event()
+            return event
+
+    def land(self, key: Hashable) -> None:
+        """The answer of `key` is kept (or will not be): wake the requests waiting for it."""
+        with self._lock:
+            event = self._flights.pop(key, None)
+        if event is not None:
+            event.set()
 
     def put(self, key: Hashable, body: bytes) -> None:
         if len(body) > self.max_bytes // 8:  # one answer never takes more than an eighth
@@ -136,28 +161,38 @@ def chain_now(ctx: Ctx) -> int:
 ChainNow = Annotated[int, Depends(chain_now)]
 
 
-def _look_up(request: Request, ctx: Any, caller: Any, clock: int | None) -> None:
+async def _look_up(request: Request, ctx: Any, caller: Any, clock: int | None) -> None:
     cache: AnswerCache | None = getattr(request.app.state, "answers", None)
-    if cache is None or not cache.enabled:
+    if cache is None or not cache.enabled or request.method != "GET":  # only GET answers are filed (_Keep)
         return
     route = request.scope.get("route")
-    # the generation before the checkpoints: a commit between the two moves the generation
+    gen = generation()  # before the checkpoints: a commit between the two moves the generation
+    heads = await run_in_threadpool(ReadModel(ctx.db).indexed_heads)
     key = (request.method, getattr(route, "path", request.url.path), request.scope.get("query_string", b""),
-           caller, generation(), ReadModel(ctx.db).indexed_heads(), clock)
-    body = cache.get(key)
-    if body is not None:
-        raise KeptAnswer(body)
-    request.scope.setdefault("state", {})[_STATE_KEY] = key
+           caller, gen, heads, clock)
+    for attempt in range(2):
+        body = cache.get(key)
+        if body is not None:
+            raise KeptAnswer(body)
+        flight = cache.flight(key)
+        if flight is None:  # this request computes the answer; the same key's others wait for it
+            request.scope.setdefault("state", {})[_STATE_KEY] = key
+            return
+        if attempt == 0:
+            try:
+                await asyncio.wait_for(flight.wait(), FLIGHT_WAIT_SECONDS)
+            except asyncio.TimeoutError:
+                return  # the first one is slow: compute it here too (not kept)
 
 
-def kept(request: Request, ctx: Ctx, caller: CallerDep) -> None:
+async def kept(request: Request, ctx: Ctx, caller: CallerDep) -> None:
     """For a list route whose answer reads only the read model."""
-    _look_up(request, ctx, caller, None)
+    await _look_up(request, ctx, caller, None)
 
 
-def kept_at_clock(request: Request, ctx: Ctx, caller: CallerDep, now: ChainNow) -> None:
+async def kept_at_clock(request: Request, ctx: Ctx, caller: CallerDep, now: ChainNow) -> None:
     """For a list route whose answer also reads the chain's clock (the route takes ``ChainNow``)."""
-    _look_up(request, ctx, caller, now)
+    await _look_up(request, ctx, caller, now)
 
 
 KEPT = Depends(kept)
@@ -185,10 +220,17 @@ class _Keep:
             elif message["type"] == "http.response.body" and status == 200 and _STATE_KEY in state:
                 chunks.append(message.get("body", b""))
                 if not message.get("more_body", False):
-                    self.cache.put(state.pop(_STATE_KEY), b"".join(chunks))
+                    key = state.pop(_STATE_KEY)
+                    self.cache.put(key, b"".join(chunks))
+                    self.cache.land(key)
             await send(message)
 
-        await self.app(scope, receive, send=keep)
+        try:
+            await self.app(scope, receive, send=keep)
+        finally:  # not a 200, failed or cut off: the waiting requests compute their own
+            key = state.pop(_STATE_KEY, None)
+            if key is not None:
+                self.cache.land(key)
 
 
 def install(app: FastAPI, entries: int, max_bytes: int) -> AnswerCache:

@@ -4,6 +4,8 @@ a changed standing all miss; bounded; off with 0 entries."""
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import Column, Integer, MetaData, Table, create_engine, insert, select
 
 from chain.vocabulary import Role
@@ -142,3 +144,27 @@ def test_zero_entries_turns_it_off(net, tmp_path):
     for _ in range(3):
         assert api.client.get("/invoices", headers=seller).status_code == 200
     assert _cache(api).hits == 0 and len(_cache(api)) == 0
+
+
+def test_one_request_computes_an_answer_the_others_wait_for_it():
+    async def run() -> None:
+        cache = AnswerCache(entries=10, max_bytes=8 * 1024)
+        assert cache.flight("k") is None  # the first computes
+        waiting = cache.flight("k")
+        assert waiting is not None and not waiting.is_set()
+        cache.put("k", b"answer")
+        cache.land("k")
+        assert waiting.is_set() and cache.get("k") == b"answer"
+        assert cache.flight("k") is None  # landed: the next miss computes again
+        cache.land("k")
+
+    asyncio.run(run())
+
+
+def test_a_refused_list_request_leaves_no_one_waiting(api):
+    seller = api.login("seller")
+    cache = _cache(api)
+    assert api.client.get("/invoices?limit=100000", headers=seller).status_code == 422
+    assert api.client.head("/invoices", headers=seller).status_code in (200, 405)
+    assert cache._flights == {}
+    assert api.client.get("/invoices", headers=seller).status_code == 200 and cache._flights == {}
