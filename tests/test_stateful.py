@@ -145,3 +145,20 @@ def test_finding4_a_default_after_the_overdue_count_does_not_count_the_deal_agai
     funded = [i for i, x in m.deals.items() if x.state.name == "FUNDED"]
     steps(machine, ("deal_declare_default", dict(pick=funded.index(deal))))
     assert d.state.name in ("DEFAULTED", "CLOSED") and m.risk.run[party] == run
+
+
+def test_finding5_a_part_held_by_a_sanctioned_member_is_withheld_from_a_parts_payment(machine):
+    """Found by the machine: once the seller holding parts of a split invoice is sanctioned, the
+    buyer's one-call payment of all parts withholds that holder's part and pays the others
+    (``PartWithheld``, the contract's documented rule), while the model still shared the amount
+    over every part and expected the payment to fail on the sanctioned receiver. The model now
+    mirrors the contract; this replays the shrunk sequence (sanction the seller, pay parts)."""
+    m = machine.model
+    steps(machine, ("governance_standing", dict(action="sanction", member="seller")))
+    roots = [r for r in m.parts if m.parts[r]]
+    assert roots, "the prepared world has a split invoice"
+    parts = [m.invoices[p] for p in m.parts[roots[0]]]
+    withheld = [p for p in parts if m.registry.sanctioned(p.holder)]
+    paid_before = {p.id: p.paid for p in parts}
+    steps(machine, ("invoice_pay_parts", dict(fraction=1, pick=0)))
+    assert withheld and all(p.paid == paid_before[p.id] for p in withheld)  # nothing reached the sanctioned holder

@@ -393,7 +393,10 @@ class Ops:
             return self.skip("invoice pay parts")
         root = roots[pick % len(roots)]
         parts = [self.m.invoices[p] for p in self.m.parts[root]]
-        opens = [0 if self._payable_error(p) else p.face - p.paid for p in parts]
+        # InvoiceSettlement.payParts: a part held by a sanctioned member is withheld (PartWithheld),
+        # the others are paid pro rata on what is open of them
+        opens = [0 if self._payable_error(p) or self.m.registry.sanctioned(p.holder) else p.face - p.paid
+                 for p in parts]
         total = sum(opens)
         amount = max(1, total * fraction // 100)
         shares = [amount * o // total for o in opens] if total else []
