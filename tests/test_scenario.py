@@ -138,3 +138,15 @@ def test_tradenet_keys_and_deploy_to_a_named_network(net, tmp_path, capsys):
     from chain.keystore import Keystore
 
     assert reg.legal_name(Keystore(tmp_path / "ks").address("gov_a")) == "Staging Governance A Pte. Ltd."
+
+
+def test_the_duplicate_is_refused_a_minute_before_midnight(net, tmp_path):
+    """The demo's duplicate (the seller's second key, the same invoice a minute apart) must stay
+    on the same issue day, which the fingerprint counts: at 23:59:30 UTC a minute later was the
+    next day, a different receivable, and the demo stopped ("duplicate invoice was accepted")."""
+    day = 86_400
+    net.advance_time(day - 30 - net.now() % day)  # the chain's clock at 23:59:30 UTC
+    players = players_on(make_api(net, tmp_path))
+    lines: list[str] = []
+    run_core_trade(players, Narrator(lines.append))
+    assert "409 DuplicateInvoice" in "\n".join(lines)

@@ -187,7 +187,8 @@ def run_core_trade(players: Players, say: Narrator | None = None) -> ScenarioRes
         f"{fmt(FACE_VALUE, 'USD')}, issued {iso_day(now)}, due {iso_day(now + 90 * DAY)} (chain time; invoice "
         f"token {minted['invoice_id_hex'][:18]}...: its id is its fingerprint).")
 
-    retry = {**body, "invoice_number": "inv 2026/0042", "issue_date": now + 60,
+    # a minute apart on the same UTC day (the fingerprint counts the issue day): near midnight, a minute earlier
+    retry = {**body, "invoice_number": "inv 2026/0042", "issue_date": now + 60 if now % DAY < DAY - 60 else now - 60,
              "document_hash": "0x" + document_hash(b"copy of INV-2026-0042").hex(), "document_cid": "bafkreicopy0042"}
     try:
         players("seller_ops").post("/invoices", retry)
