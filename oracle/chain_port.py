@@ -160,8 +160,11 @@ class Submission:
 
 @dataclass(frozen=True)
 class Confirmation:
+    """An ``EventConfirmed`` log: where (tx, block) and who sent it (the submitting operator)."""
+
     tx_hash: str
     block_number: int
+    submitter: str | None = None
 
 
 @dataclass(frozen=True)
@@ -173,6 +176,7 @@ class RetractionLog:
     retracted_at: int
     tx_hash: str
     block_number: int
+    submitter: str | None = None  # the operator that sent the retraction
 
 
 class ChainPort(Protocol):
@@ -330,12 +334,14 @@ class OracleChain:
                           self.addresses.deploy_block)
         if not logs:
             return None
-        return Confirmation(logs[0]["transactionHash"].to_0x_hex(), int(logs[0]["blockNumber"]))
+        args = self._client("shipment").contract.events.EventConfirmed().process_log(logs[0])["args"]
+        return Confirmation(logs[0]["transactionHash"].to_0x_hex(), int(logs[0]["blockNumber"]), str(args["submitter"]))
 
     def _retraction_log(self, log: Any) -> RetractionLog:
         args = self._client("shipment").contract.events.EventRetracted().process_log(log)["args"]
         return RetractionLog("0x" + bytes(args["eventId"]).hex(), "0x" + bytes(args["reasonHash"]).hex(),
-                             int(args["retractedAt"]), log["transactionHash"].to_0x_hex(), int(log["blockNumber"]))
+                             int(args["retractedAt"]), log["transactionHash"].to_0x_hex(), int(log["blockNumber"]),
+                             str(args["submitter"]))
 
     def find_retraction(self, event_id: bytes) -> RetractionLog | None:
         """The transaction that retracted `event_id` (its EventRetracted log), or None."""

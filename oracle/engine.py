@@ -217,11 +217,19 @@ class Engine:
         logs, next_block = self.chain.retractions_since(max(0, start - 12))  # re-read a few: reorgs
         changed = 0
         for entry in logs:
-            changed += self._retracted_on_chain(entry.event_id, entry.tx_hash, entry.block_number)
+            changed += self._retracted_on_chain(entry.event_id, entry.tx_hash, entry.block_number, entry.submitter)
         self.store.set_meta(RETRACTIONS_SCANNED, str(next_block))
         return changed
 
-    def _retracted_on_chain(self, event_id: str, tx_hash: str | None, block: int | None) -> int:
+    def _learn_retraction(self, event_id: str) -> int:
+        """The chain says `event_id` is retracted: find the retraction's log and apply it."""
+        found = self.chain.find_retraction(bytes.fromhex(event_id[2:]))
+        if found is None:
+            return self._retracted_on_chain(event_id, None, None)
+        return self._retracted_on_chain(event_id, found.tx_hash, found.block_number, found.submitter)
+
+    def _retracted_on_chain(self, event_id: str, tx_hash: str | None, block: int | None,
+                            submitter: str | None = None) -> int:
         changed = 0
         for r in self.store.reports_by_digest([event_id]):
             if r.kind == "shipment" and r.state != State.RETRACTED:
@@ -237,8 +245,11 @@ class Engine:
                 changed += 1
         for r in self.store.reports_for_slot("retraction", event_id):
             if r.state != State.CONFIRMED:
+                mine: dict[str, Any] = {}
+                if self._sent_unrecorded(r, submitter):
+                    mine = {"submissions_inc": 1, "confirmed_by": self.service.address}
                 self.store.update_report(r.digest, state=State.CONFIRMED, tx_hash=r.tx_hash or tx_hash,
-                                         block_number=r.block_number or block, last_error=None)
+                                         block_number=r.block_number or block, last_error=None, **mine)
                 self._observe_confirmation(r)
                 changed += 1
         return changed
@@ -309,9 +320,7 @@ class Engine:
             self._finish_confirmed(report, onchain_id=report.digest)
             return True
         if st.retracted:  # confirmed by someone, then retracted, before we looked
-            found = self.chain.find_retraction(bytes.fromhex(report.digest[2:]))
-            self._retracted_on_chain(report.digest, found.tx_hash if found else None,
-                                     found.block_number if found else None)
+            self._learn_retraction(report.digest)
             return True
         if st.held_by_other():
             self._finish_conflict(report, f"the chain confirmed another event for {report.label} in the same slot "
@@ -323,9 +332,7 @@ class Engine:
         if not self.chain.is_retracted(struct.event_id):
             self._chain_up()
             return False
-        found = self.chain.find_retraction(struct.event_id)
-        self._retracted_on_chain("0x" + struct.event_id.hex(), found.tx_hash if found else None,
-                                 found.block_number if found else None)
+        self._learn_retraction("0x" + struct.event_id.hex())
         return True
 
     def _check_rate(self, report: Report, struct: td.FxRate) -> bool:
@@ -370,6 +377,9 @@ class Engine:
             found = self._confirmation_of(report)  # confirmed by another operator: its transaction, for the carrier
             if found is not None:
                 tx_hash, block_number = found.tx_hash, found.block_number
+                if self._sent_unrecorded(report, found.submitter):
+                    by_me = True
+                    fields["submissions_inc"] = 1
         if block_number is not None:
             fields["block_number"] = block_number
         if tx_hash:
@@ -383,6 +393,12 @@ class Engine:
         self._observe_confirmation(report)
         log.info("CONFIRMED on chain: %s (digest %s%s)", report.label, report.digest,
                  f", submitted by this operator in {tx_hash}" if by_me else "")
+
+    def _sent_unrecorded(self, report: Report, submitter: str | None) -> bool:
+        """The chain's deciding transaction is one this operator sent but never saw the outcome
+        of (it stopped, or the receipt did not come, between sending and recording)."""
+        return (report.attempts > 0 and not report.tx_hash and submitter is not None
+                and submitter.lower() == self.service.address.lower())
 
     def _confirmation_of(self, report: Report) -> Any:
         """The EventConfirmed log of a shipment report (its transaction and block), or None when
@@ -505,9 +521,7 @@ class Engine:
         if exc.error_name == "EventReplayed":  # this very digest was processed before, then retracted
             try:
                 if self.chain.is_retracted(bytes.fromhex(report.digest[2:])):
-                    found = self.chain.find_retraction(bytes.fromhex(report.digest[2:]))
-                    self._retracted_on_chain(report.digest, found.tx_hash if found else None,
-                                             found.block_number if found else None)
+                    self._learn_retraction(report.digest)
                     return
             except ChainUnavailable:
                 pass

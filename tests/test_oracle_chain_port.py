@@ -49,3 +49,23 @@ def test_an_event_confirmed_while_the_operator_reads_its_slot_is_no_conflict(net
     assert not seen.confirmed and not seen.held_by_other(), seen  # the state before the report's block
     after = port.shipment_status(ev)
     assert after.confirmed and not after.held_by_other(), after
+
+
+def test_the_confirming_and_retracting_transactions_name_their_sender(net):
+    """An operator that sent a report and stopped before recording it learns from these logs that
+    the deciding transaction was its own (``Engine._sent_unrecorded``)."""
+    port = _port(net)
+    o = c(net, "carrier").oracle
+    ev = ShipmentEvent.from_strings(unique("OCLU"), "ARRI", "SGSIN", net.now() - 60, unique("port-sender"))
+    event_id = o.submit_report(ev, [o.sign_event(net.keys[k], ev) for k in ORACLES])
+    found = port.find_confirmation(event_id)
+    assert found is not None and found.submitter == net.addr("carrier")
+    assert found.block_number == net.chain.block_number()
+    at = net.now()
+    reason = b"\x42" * 32
+    receipt = o.submit_retraction(ev, reason, at, [o.sign_retraction(net.keys[k], event_id, reason, at)
+                                                   for k in ORACLES])
+    retraction = port.find_retraction(event_id)
+    assert retraction is not None and retraction.submitter == net.addr("carrier")
+    assert retraction.tx_hash == receipt["transactionHash"].to_0x_hex() and retraction.reason_hash == "0x" + "42" * 32
+    assert port.find_confirmation(b"\x00" * 32) is None and port.find_retraction(b"\x00" * 32) is None

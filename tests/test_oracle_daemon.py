@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from oracle import typed_data as td
 from oracle.api import create_app
 from oracle.engine import Engine
-from oracle.errors import ConfigError
+from oracle.errors import ChainUnavailable, ConfigError
 from oracle.hmac_auth import sign_headers
 from oracle.leader import rotation, turn_delay
 from oracle.normalize import canonical_json, evidence_hash, normalize_carrier_event, shipment_id
@@ -565,6 +565,51 @@ def test_engine_fallback_submits_after_timeout_and_never_resubmits_confirmed(tmp
     svc.store.update_report(digest, state=State.QUORUM)
     Engine(svc, svc.store, NoPeers(), fake).tick()
     assert len(fake.submissions) == 1 and svc.store.report(digest).state == State.CONFIRMED
+
+
+@pytest.mark.parametrize("stop", ["killed after sending", "receipt timed out"])
+def test_a_submission_whose_outcome_was_lost_is_counted_from_the_chain_and_never_resent(tmp_path, stop):
+    """The operator sent its report and never heard back (the process was killed between sending
+    and recording, or the receipt did not come): the EventConfirmed log names it the submitter,
+    so it counts that one transaction as its own, names it, and sends nothing more (seen in CI:
+    three operators' counts summed to 5 for 6 events after a kill mid-stream)."""
+    ops = tuple(b.key(n).address for n in ("op1", "op2", "op3"))
+    fake = FakeChain(ops, lost_by=b.key("op1").address)
+    svc, engine, digest = _engine_with_quorum(tmp_path, "op1", fake)
+    report = svc.store.report(digest)
+    with pytest.raises(ChainUnavailable):
+        engine.submit(report, td.struct_from_json("shipment", report.message), svc.store.signatures(digest), 2, 0.0)
+    assert svc.store.report(digest).submissions == 0 and svc.store.report(digest).attempts == 1
+    if stop == "killed after sending":
+        svc.store.update_report(digest, state=State.SUBMITTED)  # what the row holds when the process dies
+    fake.lost_by = None
+    restarted = Engine(svc, svc.store, NoPeers(), fake)
+    restarted.refresh_operator_sets(force=True)
+    restarted.tick()
+    final = svc.store.report(digest)
+    assert final.state == State.CONFIRMED and final.submissions == 1 and final.confirmed_by == svc.address
+    assert final.tx_hash == "0x" + "1d" * 32 and len(fake.submissions) == 1
+    assert svc.status()["counts"]["submissions"] == 1
+
+
+def test_a_lost_submission_confirmed_by_another_operator_is_not_counted_as_ours(tmp_path, monkeypatch):
+    ops = tuple(b.key(n).address for n in ("op1", "op2", "op3"))
+    fake = FakeChain(ops)
+    svc, engine, digest = _engine_with_quorum(tmp_path, "op1", fake)
+    report = svc.store.report(digest)
+    struct = td.struct_from_json("shipment", report.message)
+
+    def never_mined(*_a, **_k):
+        raise ChainUnavailable("connection reset")
+
+    monkeypatch.setattr(fake, "submit_shipment", never_mined)
+    with pytest.raises(ChainUnavailable):
+        engine.submit(report, struct, svc.store.signatures(digest), 2, 0.0)
+    fake.confirm(struct, tx_hash="0x" + "c2" * 32, submitter=b.key("op2").address)
+    engine.tick()
+    final = svc.store.report(digest)
+    assert final.state == State.CONFIRMED and final.attempts == 1
+    assert final.submissions == 0 and final.confirmed_by is None and final.tx_hash == "0x" + "c2" * 32
 
 
 def test_engine_treats_already_confirmed_revert_as_success(tmp_path, monkeypatch):

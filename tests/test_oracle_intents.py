@@ -70,6 +70,34 @@ def test_retraction_of_a_confirmed_event_is_proposed_signed_by_k_and_submitted(t
     svc.store.close()
 
 
+def test_a_retraction_sent_before_a_stop_is_counted_as_ours_once_learnt_from_the_chain(tmp_path):
+    """The retraction mined but its sender stopped before recording it: the EventRetracted log
+    names this operator the submitter; its proposal is confirmed with one submission, no resend."""
+    chain = FakeChain()
+    svc, client, engine, event, struct, digest = confirmed_event(tmp_path, chain)
+    post_event(client, v3_retraction(event))
+    for _ in range(5):
+        engine.tick()
+        time.sleep(0.001)
+    [mine] = proposals(svc, digest)
+    add_signature(svc, client, mine.digest, "op3")
+    chain.lost_by = svc.address
+    for _ in range(5):
+        engine.tick()
+        if chain.submissions:
+            break
+        time.sleep(0.001)
+    assert len(chain.submissions) == 1 and svc.store.report(mine.digest).submissions == 0
+    chain.lost_by = None
+    svc.store.update_report(mine.digest, state=State.SUBMITTED)  # the row as the stop left it
+    run_until(engine, svc, mine.digest, lambda r: r.state == State.CONFIRMED)
+    proposal = svc.store.report(mine.digest)
+    assert proposal.submissions == 1 and proposal.confirmed_by == svc.address
+    assert proposal.tx_hash == chain.retracted[bytes.fromhex(digest[2:])].tx_hash
+    assert svc.store.report(digest).state == State.RETRACTED and len(chain.submissions) == 1
+    svc.store.close()
+
+
 def test_an_operator_signs_only_fresh_proposals_of_the_retraction_the_carrier_sent_it(tmp_path):
     chain = FakeChain()
     svc, client, engine, event, struct, digest = confirmed_event(tmp_path, chain, leader_timeout=3600,

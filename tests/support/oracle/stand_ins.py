@@ -68,6 +68,8 @@ class FakeChain:
     notified: list[list[Notify]] = field(default_factory=list)
     failing: set[int] = field(default_factory=set)  # refs whose callback fails (ListenerFailed)
     block: int = 1000
+    lost_by: str | None = None  # a submission mines (sent by this address) but its outcome never comes back
+
 
     def operator_set(self, kind: str) -> OperatorSet:
         return OperatorSet(self.operators, self.threshold, "chain", self.staleness_window)
@@ -76,14 +78,15 @@ class FakeChain:
         return self.now
 
     # -- reads
-    def confirm(self, ev: td.ShipmentEvent, event_id: bytes | None = None, tx_hash: str | None = None) -> bytes:
+    def confirm(self, ev: td.ShipmentEvent, event_id: bytes | None = None, tx_hash: str | None = None,
+                submitter: str | None = None) -> bytes:
         """Fill the event's slot (as another operator's submission would; with `tx_hash`, its
-        EventConfirmed log can be found)."""
+        EventConfirmed log, sent by `submitter`, can be found)."""
         event_id = event_id or td.digest(ev, b.domains()["shipment"])
         self.slots[slot(ev)] = event_id
         if tx_hash is not None:
             self.block += 1
-            self.confirmations[event_id] = Confirmation(tx_hash, self.block)
+            self.confirmations[event_id] = Confirmation(tx_hash, self.block, submitter)
         return event_id
 
     def shipment_status(self, ev: td.ShipmentEvent) -> OnChainShipment:
@@ -115,14 +118,15 @@ class FakeChain:
         """Retract a confirmed event (as another operator's retraction report would)."""
         return self._retract(ev, td.Retraction(td.digest(ev, b.domains()["shipment"]), reason_hash, self.now))
 
-    def _retract(self, ev: td.ShipmentEvent, retraction: td.Retraction) -> RetractionLog:
+    def _retract(self, ev: td.ShipmentEvent, retraction: td.Retraction, submitter: str | None = None
+                 ) -> RetractionLog:
         event_id = td.digest(ev, b.domains()["shipment"])
         if self.slots.get(slot(ev)) != event_id:
             raise chain_errors.error_class("EventNotConfirmed")({"eventId": event_id}, tx_hash=None)
         del self.slots[slot(ev)]
         self.block += 1
         log = RetractionLog("0x" + event_id.hex(), "0x" + retraction.reason_hash.hex(), retraction.retracted_at,
-                            "0x" + f"{self.block:064x}", self.block)
+                            "0x" + f"{self.block:064x}", self.block, submitter)
         self.retracted[event_id] = log
         return log
 
@@ -137,6 +141,9 @@ class FakeChain:
     def submit_shipment(self, ev: td.ShipmentEvent, sigs: list[bytes], notify: Sequence[Notify] = ()) -> Submission:
         self.submissions.append((ev.subject, len(sigs)))
         self._revert()
+        if self.lost_by is not None:  # mined; the sender stops (or the receipt times out) before it hears
+            self.confirm(ev, tx_hash="0x" + "1d" * 32, submitter=self.lost_by)
+            raise ChainUnavailable("no receipt for 0x" + "1d" * 32)
         event_id = self.confirm(ev)
         if self.race_error:  # someone else won the race
             raise chain_errors.error_class(self.race_error)({}, tx_hash=None)
@@ -149,7 +156,9 @@ class FakeChain:
                           notify: Sequence[Notify] = ()) -> Submission:
         self.submissions.append((retraction.subject, len(sigs)))
         self._revert()
-        log = self._retract(ev, retraction)
+        log = self._retract(ev, retraction, self.lost_by)
+        if self.lost_by is not None:
+            raise ChainUnavailable("no receipt for " + log.tx_hash)
         self.notified.append(list(notify))
         return Submission(log.tx_hash, log.event_id, "me", log.block_number)
 
