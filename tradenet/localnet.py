@@ -271,14 +271,15 @@ def play_default_story(keys: dict[str, LocalAccount], say: Narrator) -> int:
         scratch.stop()
 
 
-def follow_chain_clock(net: LocalNetwork, block_time: int = BLOCK_TIME) -> dict[str, int]:
+def follow_chain_clock(net: LocalNetwork, block_time: int = BLOCK_TIME) -> dict[str, float]:
     """From now on anvil mines a block every `block_time` seconds (no clock is moved); returns
-    the chain time and wall time once the next block is out."""
+    the block, its chain time and the wall time when it was seen (seconds, with a fraction: the
+    skew of a block is within (-1, 0] plus the time it took to see it)."""
     net.anvil.rpc("evm_setIntervalMining", [block_time])
     head = net.chain.w3.eth.block_number
     wait_for(lambda: net.chain.w3.eth.block_number > head, 10 * block_time + 5, 0.1, "the next block")
     block = net.chain.w3.eth.get_block("latest")
-    return {"block": block["number"], "chain_time": int(block["timestamp"]), "wall_time": int(time.time())}
+    return {"block": block["number"], "chain_time": int(block["timestamp"]), "wall_time": time.time()}
 
 
 def _tradenet_command() -> str:
@@ -372,10 +373,10 @@ def run(port: int = CHAIN_PORT, once: bool = False, home: Path | None = None, ap
             play_default_story(net.keys, say)
         clock = follow_chain_clock(net)
         node.indexer.sync()
-        say(f"Demo played in {time.monotonic() - started:.0f} s. Chain time {iso_time(clock['chain_time'])} at block "
-            f"{clock['block']}, wall time {iso_time(clock['wall_time'])} (skew {clock['chain_time'] - clock['wall_time']} "
-            f"s); from now on a block every {BLOCK_TIME} s. The indexer has read every block: every step above is in "
-            f"the read model.")
+        say(f"Demo played in {time.monotonic() - started:.0f} s. Chain time {iso_time(int(clock['chain_time']))} at block "
+            f"{clock['block']}, wall time {iso_time(int(clock['wall_time']))} (skew "
+            f"{clock['chain_time'] - clock['wall_time']:+.1f} s); from now on a block every {BLOCK_TIME} s. The indexer "
+            f"has read every block: every step above is in the read model.")
         for line in follow_ups(node.url, access, home, default_home):
             say.note(line)
         if once:
