@@ -22,7 +22,9 @@ from .standing import access_of, admit
 bearer = HTTPBearer(auto_error=False, description="the session token from POST /auth/login")
 
 
-def get_ctx(request: Request) -> NodeContext:
+async def get_ctx(request: Request) -> NodeContext:
+    """The node's context (async: a plain attribute read is not worth a thread-pool hand-off,
+    which FastAPI makes for every sync dependency of every request)."""
     return request.app.state.ctx
 
 

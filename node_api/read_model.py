@@ -142,10 +142,11 @@ class ReadModel:
         """Each indexer's checkpoint (name, block, block hash): moves with every block applied
         and with every rollback, by whichever process indexes."""
         with self.engine.connect() as c:
-            return tuple(tuple(r) for r in c.execute(
-                select(checkpoint.c.name, checkpoint.c.block_number, checkpoint.c.block_hash)
-                .order_by(checkpoint.c.name)))
+            return tuple(tuple(r) for r in c.execute(_HEADS))
 
+
+#: built once: it runs on every kept list answer's lookup (node_api.answers)
+_HEADS = select(checkpoint.c.name, checkpoint.c.block_number, checkpoint.c.block_hash).order_by(checkpoint.c.name)
 
 __all__ = ["ReadModel", "deal_scope", "invoice_scope", "order_scope", "receipt_scope", "transfer_scope",
            "invoices", "receipts", "participants", "proposals", "erc20_balances", "erc20_transfers", "deals",
