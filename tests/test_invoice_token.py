@@ -110,6 +110,21 @@ def test_mint_records_terms_and_fingerprint(net):
     assert inv._call("balanceOf", net.addr("seller")) == 1
 
 
+def test_the_new_id_read_from_the_logs_topic_is_the_decoded_events(net):
+    """The client reads a new token's id from the InvoiceIssued topic (no full decode on the
+    write path); it is the id web3 decodes from the same log, and a receipt without the event
+    says so instead of answering an id."""
+    inv = net.invoices("seller")
+    invoice_id = inv.mint(invoice_terms(net, invoice_number="INV-TOPIC-0001"))
+    receipt = inv.last_receipt
+    [issued] = inv.events(receipt, "InvoiceIssued")
+    assert inv._logged_uint(receipt, "InvoiceIssued", "id") == issued["id"] == invoice_id
+    confirmed = net.invoices("buyer").confirm(invoice_id)
+    assert inv.events(confirmed, "InvoiceIssued") == []
+    with pytest.raises(LookupError, match="no InvoiceIssued log"):
+        inv._logged_uint(confirmed, "InvoiceIssued", "id")
+
+
 def test_mint_of_the_maximum_face_value(net):
     invoice_id = mint_invoice(net, face_value=MAX_FACE_VALUE)
     assert net.invoices().invoice(invoice_id).face_value == MAX_FACE_VALUE

@@ -5,11 +5,15 @@ from __future__ import annotations
 from typing import Any, ClassVar, Self
 
 from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
 
 from .. import errors
 from ..client import Chain, ViewCall
 from ..tx import PendingTx
-from ._views import view_spec, write_spec
+from ._views import _type_of, view_spec, write_spec
+
+#: per ABI and event: its topic 0 and the topic index of each indexed argument (built once)
+_event_topics: dict[tuple[int, str], tuple[bytes, dict[str, int]]] = {}
 
 
 class ContractClient:
@@ -76,12 +80,34 @@ class ContractClient:
         """ABI-encoded call, e.g. for a governance proposal."""
         return bytes.fromhex(self.contract.encode_abi(name, args=list(args))[2:])
 
+    def _topics_of(self, event: str) -> tuple[bytes, dict[str, int]]:
+        key = (id(self.contract.abi), event)
+        found = _event_topics.get(key)
+        if found is None:
+            abi = next(e for e in self.contract.abi if e.get("type") == "event" and e["name"] == event)
+            topic = keccak(text=f"{event}({','.join(_type_of(i) for i in abi['inputs'])})")
+            indexed = [i["name"] for i in abi["inputs"] if i.get("indexed")]
+            found = _event_topics[key] = (topic, {name: n + 1 for n, name in enumerate(indexed)})
+        return found
+
+    def _own_logs(self, receipt: dict[str, Any], event: str) -> list[Any]:
+        topic, _ = self._topics_of(event)
+        return [log for log in receipt["logs"]
+                if log["address"] == self.address and log["topics"] and bytes(log["topics"][0]) == topic]
+
     def events(self, receipt: dict[str, Any], event: str) -> list[dict[str, Any]]:
         """Decoded `event` logs this contract emitted in `receipt`."""
+        logs = self._own_logs(receipt, event)
+        if not logs:
+            return []
         ev = getattr(self.contract.events, event)()
-        topic = bytes.fromhex(ev.topic[2:])
-        out = []
-        for log in receipt["logs"]:
-            if log["address"] == self.address and log["topics"] and bytes(log["topics"][0]) == topic:
-                out.append(dict(ev.process_log(log)["args"]))
-        return out
+        return [dict(ev.process_log(log)["args"]) for log in logs]
+
+    def _logged_uint(self, receipt: dict[str, Any], event: str, arg: str) -> int:
+        """The indexed uint argument `arg` of the first `event` this contract emitted in `receipt`
+        (read from its topic: a new token's id, without decoding the whole log)."""
+        logs = self._own_logs(receipt, event)
+        if not logs:
+            raise LookupError(f"{type(self).__name__}: no {event} log in transaction "
+                              f"{receipt.get('transactionHash')!r}")
+        return int.from_bytes(bytes(logs[0]["topics"][self._topics_of(event)[1][arg]]), "big")

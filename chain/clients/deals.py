@@ -198,7 +198,7 @@ class DealEngine(ContractClient):
     def accept(self, terms: DealTerms, borrower_signature: bytes = b"", lender_signature: bytes = b"") -> int:
         """Accepts the terms (a signature may be empty for the submitting party); returns the deal id."""
         receipt = self._tx("accept", terms.as_tuple(), borrower_signature, lender_signature)
-        return self.events(receipt, "DealAccepted")[0]["dealId"]
+        return self._logged_uint(receipt, "DealAccepted", "dealId")
 
     def revoke_terms(self, terms: DealTerms) -> dict[str, Any]:
         return self._tx("revokeTerms", terms.as_tuple())

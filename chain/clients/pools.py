@@ -309,7 +309,7 @@ class AbsPools(ContractClient):
 
     def create_pool(self, params: PoolParams) -> int:
         receipt = self._tx("createPool", params.as_tuple())
-        return self.events(receipt, "PoolCreated")[0]["poolId"]
+        return self._logged_uint(receipt, "PoolCreated", "poolId")
 
     def bid(self, pool_id: int, deal_id: int, price: int, document_hash: bytes) -> dict[str, Any]:
         return self._tx("bid", pool_id, deal_id, price, document_hash)

@@ -64,7 +64,7 @@ class ParticipantRegistry(ContractClient):
         targets = [t for t, _ in calls]
         data = [d for _, d in calls]
         receipt = self._tx("propose", targets, data, ttl, description)
-        return self.events(receipt, "ProposalCreated")[0]["id"]
+        return self._logged_uint(receipt, "ProposalCreated", "id")
 
     def approve(self, proposal_id: int) -> dict[str, Any]:
         return self._tx("approve", proposal_id)

@@ -55,7 +55,7 @@ class SettlementToken(ContractClient):
     def request_redemption(self, amount: int, payout_ref: bytes) -> int:
         """Asks TREASURY for fiat; returns the request id."""
         receipt = self._tx("requestRedemption", amount, payout_ref)
-        return self.events(receipt, "RedemptionRequested")[0]["id"]
+        return self._logged_uint(receipt, "RedemptionRequested", "id")
 
     def complete_redemption(self, redemption_id: int, bank_ref: bytes) -> dict[str, Any]:
         return self._tx("completeRedemption", redemption_id, bank_ref)
@@ -132,7 +132,7 @@ class InvoiceToken(ContractClient):
     def mint(self, terms: InvoiceTerms) -> int:
         """Returns the new invoice's id (its fingerprint)."""
         receipt = self._tx("mint", terms.as_tuple())
-        return self.events(receipt, "InvoiceIssued")[0]["id"]
+        return self._logged_uint(receipt, "InvoiceIssued", "id")
 
     def confirm(self, invoice_id: int) -> dict[str, Any]:
         return self._tx("confirm", invoice_id)
@@ -241,7 +241,7 @@ class PurchaseOrder(ContractClient):
 
     def issue(self, terms: OrderTerms) -> int:
         receipt = self._tx("issue", terms.as_tuple())
-        return self.events(receipt, "OrderIssued")[0]["id"]
+        return self._logged_uint(receipt, "OrderIssued", "id")
 
     def cancel(self, order_id: int, reason: str) -> dict[str, Any]:
         return self._tx("cancel", order_id, reason)
@@ -311,7 +311,7 @@ class WarehouseReceipt(ContractClient):
 
     def issue(self, terms: ReceiptTerms) -> int:
         receipt = self._tx("issue", terms.as_tuple())
-        return self.events(receipt, "ReceiptIssued")[0]["id"]
+        return self._logged_uint(receipt, "ReceiptIssued", "id")
 
     def pledge(self, receipt_id: int, lender: str, maturity: int, grace_period: int) -> dict[str, Any]:
         """A direct pledge to a lender, enforceable only after maturity + grace."""
