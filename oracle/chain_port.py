@@ -334,11 +334,15 @@ class OracleChain:
                           self.addresses.deploy_block)
         if not logs:
             return None
-        args = self._client("shipment").contract.events.EventConfirmed().process_log(logs[0])["args"]
+        args = self._shipment_log_args("EventConfirmed", logs[0])
         return Confirmation(logs[0]["transactionHash"].to_0x_hex(), int(logs[0]["blockNumber"]), str(args["submitter"]))
 
+    def _shipment_log_args(self, event: str, log: Any) -> Any:
+        """The decoded arguments of a LogisticsOracle `event` log."""
+        return getattr(self._client("shipment").contract.events, event)().process_log(log)["args"]
+
     def _retraction_log(self, log: Any) -> RetractionLog:
-        args = self._client("shipment").contract.events.EventRetracted().process_log(log)["args"]
+        args = self._shipment_log_args("EventRetracted", log)
         return RetractionLog("0x" + bytes(args["eventId"]).hex(), "0x" + bytes(args["reasonHash"]).hex(),
                              int(args["retractedAt"]), log["transactionHash"].to_0x_hex(), int(log["blockNumber"]),
                              str(args["submitter"]))

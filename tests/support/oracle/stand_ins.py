@@ -70,7 +70,6 @@ class FakeChain:
     block: int = 1000
     lost_by: str | None = None  # a submission mines (sent by this address) but its outcome never comes back
 
-
     def operator_set(self, kind: str) -> OperatorSet:
         return OperatorSet(self.operators, self.threshold, "chain", self.staleness_window)
 
