@@ -140,6 +140,67 @@ def value_from_json(param: Mapping[str, Any], value: Any, *, indexed: bool = Fal
     raise ValueError(f"unsupported ABI type {t!r}")
 
 
+# --------------------------------------------------------------------------- compiled per ABI
+# The live path converts every decoded event twice (to its stored JSON form, and from that form
+# to the native values projections get); interpreting the ABI type strings value by value cost
+# more than the decoding. `_compile` does it once per parameter: a pair of functions giving
+# exactly what value_to_json and value_from_json(value_to_json(...)) give (tested side by side).
+
+def _bytes_native(value: Any) -> bytes:
+    return bytes.fromhex(value[2:] if value.startswith("0x") else value) if isinstance(value, str) else bytes(value)
+
+
+def _compile(param: Mapping[str, Any], indexed: bool = False) -> tuple[Any, Any]:
+    """(to_json, native) for one ABI parameter: ``to_json(v) == value_to_json(param, v,
+    indexed=indexed)`` and ``native(v) == value_from_json(param, to_json(v), indexed=indexed)``."""
+    t = param["type"]
+    if indexed and _is_dynamic_for_topic(param):
+        return _hex, _bytes_native
+    if t.endswith("]"):
+        inner_to, inner_native = _compile(dict(param, type=t[: t.rindex("[")]))
+        return (lambda v: [inner_to(x) for x in v]), (lambda v: [inner_native(x) for x in v])
+    if t == "tuple":
+        comps = list(param.get("components") or [])
+        pairs = [_compile(c) for c in comps]
+        names = [c.get("name") for c in comps]
+
+        def values(v: Any) -> list[Any]:
+            return [v[n] for n in names] if isinstance(v, Mapping) else list(v)
+
+        if comps and all(names):
+            keyed = list(zip(names, pairs))
+            return ((lambda v: {n: to(x) for (n, (to, _)), x in zip(keyed, values(v))}),
+                    (lambda v: {n: nat(x) for (n, (_, nat)), x in zip(keyed, values(v))}))
+        return ((lambda v: [to(x) for (to, _), x in zip(pairs, values(v))]),
+                (lambda v: [nat(x) for (_, nat), x in zip(pairs, values(v))]))
+    if t.startswith(("uint", "int")):
+        return (lambda v: str(int(v))), int
+    if t.startswith(("fixed", "ufixed")):
+        return str, (lambda v: Decimal(str(v)))
+    if t == "address":
+        return to_checksum_address, to_checksum_address
+    if t == "bool":
+        return bool, bool
+    if t == "string":
+        text = (lambda v: storable_text(str(v)))
+        return text, text
+    if t.startswith("bytes"):
+        return _hex, _bytes_native
+    raise ValueError(f"unsupported ABI type {t!r}")
+
+
+def _holds_text(param: Mapping[str, Any], indexed: bool = False) -> bool:
+    """Whether a decoded value of `param` can hold a string (only those can be unstorable)."""
+    if indexed and _is_dynamic_for_topic(param):
+        return False
+    t = param["type"]
+    if t.endswith("]"):
+        return _holds_text(dict(param, type=t[: t.rindex("[")]))
+    if t == "tuple":
+        return any(_holds_text(c) for c in param.get("components") or [])
+    return t == "string"
+
+
 def _arg_name(param: Mapping[str, Any], i: int) -> str:
     return param.get("name") or f"arg{i}"
 
@@ -255,6 +316,23 @@ class EventDecoder:
         self.plain = [(i, p) for i, p in enumerate(inputs) if not p.get("indexed")]
         self.plain_types = [collapse_if_tuple(dict(p)) for _, p in self.plain]
         self._fast = self._fast_path()
+        compiled = [(n, *_compile(p, bool(p.get("indexed")))) for n, p in zip(self.names, inputs)]
+        self._to_json = [(n, to) for n, to, _ in compiled]
+        self._native = [(n, nat) for n, _, nat in compiled]
+        #: whether a decoded event can hold a string a database cannot store (see has_unstorable)
+        self.holds_text = any(_holds_text(p, bool(p.get("indexed"))) for p in inputs)
+
+    def to_json(self, decoded: Mapping[str, Any]) -> dict[str, Any]:
+        """``args_to_json(abi, decoded)``."""
+        return {n: to(decoded[n]) for n, to in self._to_json}
+
+    def native(self, decoded: Mapping[str, Any]) -> dict[str, Any]:
+        """``args_from_json(abi, args_to_json(abi, decoded))``, without the JSON form."""
+        return {n: nat(decoded[n]) for n, nat in self._native}
+
+    def unstorable(self, decoded: Mapping[str, Any]) -> bool:
+        """``has_unstorable(decoded)``, answered at once for an event without strings."""
+        return self.holds_text and has_unstorable(decoded)
 
     def _fast_path(self) -> tuple[list, list] | None:
         topic_decoders = []

@@ -74,6 +74,7 @@ from web3.exceptions import Web3RPCError
 from web3.types import RPCEndpoint
 
 from . import codec
+from .bulk import insert_rows
 from .db import DEFAULT_URL, create_db_engine
 from .migrate import upgrade
 from .projection import IndexedEvent, Projection, ProjectionContext, apply_undo
@@ -489,14 +490,14 @@ class Indexer:
             try:
                 decoded = et.decoder.decode([bytes.fromhex(t[2:]) for t in topics],
                                             bytes.fromhex(lg["data"][2:]))
-                args_json = codec.args_to_json(et.abi, decoded)
-                native = codec.args_from_json(et.abi, args_json)
+                args_json = et.decoder.to_json(decoded)
+                native = et.decoder.native(decoded)  # = codec.args_from_json(et.abi, args_json)
             except Exception as exc:  # noqa: BLE001 - e.g. same topic0, other indexed layout
                 self.log.warning("undecodable %s log at %s/%s: %s", f.name, row["block_number"],
                                  row["log_index"], exc)
             else:
                 row.update(event=et.name, signature=et.signature, args=args_json)
-                if codec.has_unstorable(decoded):  # args hold U+FFFD for them: keep the exact log too
+                if et.decoder.unstorable(decoded):  # args hold U+FFFD for them: keep the exact log too
                     self.log.warning("%s log at %s/%s has characters no database stores; args keep U+FFFD, "
                                      "the raw log is kept", f.name, row["block_number"], row["log_index"])
                     row.update(topics=topics, data=lg["data"].lower())
@@ -531,12 +532,11 @@ class Indexer:
                 if (current.block_number if current else None) != (cp.block_number if cp else None):
                     raise ChainMovedError("checkpoint moved under us (second indexer on this DB?)")
                 floor = cp.undo_floor if cp else self.start_block
-                conn.execute(insert(blocks), [
+                insert_rows(conn, blocks, [
                     {"number": h.number, "hash": h.hash, "parent_hash": h.parent_hash,
                      "timestamp": h.timestamp} for h in headers
                 ])
-                if rows:
-                    conn.execute(insert(events), rows)
+                insert_rows(conn, events, rows)
                 self._apply_projections(conn, decoded, record_from=floor)
                 new_floor = max(floor, b - self.undo_retention + 1)
                 if new_floor > floor:

@@ -19,6 +19,7 @@ from sqlalchemy import JSON, Boolean, Integer, String, Table, and_, bindparam, d
 from sqlalchemy.engine import Connection
 
 from . import codec
+from .bulk import insert_rows
 from .schema import undo_log
 from .types import Uint256
 
@@ -66,16 +67,47 @@ def _key_of(table: Table, row: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(f"{table.name}: primary key column {exc} missing") from exc
 
 
-_pk_specs: dict[Any, tuple[tuple[str, Any], ...]] = {}
+class _Shape:
+    """What the context asks of a table on every write, worked out once per table: its key
+    columns and their normalisers, its columns (normaliser, whether the database fills it)."""
+
+    __slots__ = ("pk_names", "pk", "pk_set", "columns", "names", "normalisers")
+
+    def __init__(self, table: Table):
+        self.pk_names = tuple(c.name for c in table.primary_key.columns)
+        self.pk = _key_function(tuple((c.name, _normaliser(c)) for c in table.primary_key.columns))
+        self.pk_set = frozenset(self.pk_names)
+        self.columns = tuple((c.name, _normaliser(c), c.server_default is not None or c.default is not None)
+                             for c in table.columns)
+        self.names = frozenset(c.name for c in table.columns)
+        self.normalisers = {name: fn for name, fn, _ in self.columns}
+
+
+def _key_function(spec: tuple[tuple[str, Any], ...]):
+    """key mapping -> the tuple of its normalised values (one and two columns unrolled)."""
+    if len(spec) == 1:
+        ((n0, f0),) = spec
+        return lambda key: (None if (v := key[n0]) is None else f0(v),)
+    if len(spec) == 2:
+        (n0, f0), (n1, f1) = spec
+        return lambda key: (None if (v := key[n0]) is None else f0(v), None if (w := key[n1]) is None else f1(w))
+    return lambda key: tuple(None if (v := key[name]) is None else fn(v) for name, fn in spec)
+
+
+_shapes: dict[Any, _Shape] = {}
+
+
+def _shape(table: Table) -> _Shape:
+    shape = _shapes.get(table)
+    if shape is None:
+        shape = _shapes[table] = _Shape(table)
+    return shape
 
 
 def _pk_tuple(table: Table, key: Mapping[str, Any]) -> tuple:
     """A row's primary key as the cache's key, each value as the database would compare it."""
-    spec = _pk_specs.get(table)
-    if spec is None:
-        spec = _pk_specs[table] = tuple((c.name, _normaliser(c)) for c in table.primary_key.columns)
     try:
-        return tuple(fn(key[name]) if key[name] is not None else None for name, fn in spec)
+        return _shape(table).pk(key)
     except KeyError as exc:  # pragma: no cover - programming error in a projection
         raise ValueError(f"{table.name}: primary key column {exc} missing") from exc
 
@@ -117,30 +149,18 @@ def _normaliser(column: Any):
     return lambda v: v
 
 
-_normalisers: dict[Any, Any] = {}
-
-
-def _normal(column: Any, value: Any) -> Any:
-    """`value` as the database returns it from `column` (an image the cache can hand out)."""
-    if value is None:
-        return None
-    fn = _normalisers.get(column)
-    if fn is None:
-        fn = _normalisers[column] = _normaliser(column)
-    return fn(value)
-
-
 def _complete(table: Table, row: Mapping[str, Any]) -> dict[str, Any] | None:
     """The full image of an inserted row (absent columns NULL), or None when the database fills
     one of them (a server default): then only the database knows the row."""
     out = {}
-    for c in table.columns:
-        if c.name in row:
-            out[c.name] = _normal(c, row[c.name])
-        elif c.server_default is not None or c.default is not None:
+    for name, fn, filled in _shape(table).columns:
+        if name in row:
+            v = row[name]
+            out[name] = None if v is None else fn(v)
+        elif filled:
             return None
         else:
-            out[c.name] = None
+            out[name] = None
     if len(row) > len(out) or any(k not in out for k in row):
         raise ValueError(f"{table.name}: no column(s) {sorted(set(row) - set(out))}")
     return out
@@ -244,9 +264,11 @@ class ProjectionContext:
         current = self._entry(table, key).current
         return _copy(current) if current is not None else None
 
-    def _entry(self, table: Table, key: Mapping[str, Any]) -> _Row:
-        """The cached image of ``key`` (read from the database on first use)."""
-        pk = _pk_tuple(table, key)
+    def _entry(self, table: Table, key: Mapping[str, Any], pk: tuple | None = None) -> _Row:
+        """The cached image of ``key`` (read from the database on first use); ``pk`` is
+        ``_pk_tuple(table, key)`` when the caller has it."""
+        if pk is None:
+            pk = _pk_tuple(table, key)
         entry = self._rows[table.name].get(pk)
         if entry is None:
             found = self._conn.execute(_stmt("select", table), _kparams(table, key)).mappings().first()
@@ -267,7 +289,7 @@ class ProjectionContext:
             self._conn.execute(_stmt("insert", table), dict(row))
             self._forget(table, pk)  # pragma: no cover - only if the database accepted it
         # If the INSERT succeeds the row did not exist before it, so no SELECT is needed.
-        self._record(table, key, known_absent=True)
+        self._record(table, key, pk, known_absent=True)
         full = _complete(table, row)
         if full is None:  # a column the database fills (server default): write it now, read it back later
             self.flush_writes()
@@ -284,24 +306,27 @@ class ProjectionContext:
     def update(self, table: Table, key: Mapping[str, Any], values: Mapping[str, Any]) -> None:
         """Update non-key columns of an existing row (delete + insert to change a key); an
         absent row stays absent."""
-        if any(c.name in values for c in table.primary_key.columns):
+        shape = _shape(table)
+        if not shape.pk_set.isdisjoint(values):
             raise ValueError(f"{table.name}: update() cannot change primary key columns")
-        unknown = [c for c in values if c not in table.c]
-        if unknown:
-            raise ValueError(f"{table.name}: no column(s) {unknown}")
-        self._record(table, key)
-        entry = self._entry(table, key)
+        if not shape.names.issuperset(values):
+            raise ValueError(f"{table.name}: no column(s) {[c for c in values if c not in shape.names]}")
+        pk = _pk_tuple(table, key)
+        self._record(table, key, pk)
+        entry = self._entry(table, key, pk)
         if entry.current is None:
             return
-        entry.current = {**entry.current, **{c: _normal(table.c[c], v) for c, v in values.items()}}
-        self._touch(table, _pk_tuple(table, key), entry)
+        norm = shape.normalisers
+        entry.current = {**entry.current, **{c: None if v is None else norm[c](v) for c, v in values.items()}}
+        self._touch(table, pk, entry)
 
     def delete(self, table: Table, key: Mapping[str, Any]) -> None:
-        self._record(table, key)
-        entry = self._entry(table, key)
+        pk = _pk_tuple(table, key)
+        self._record(table, key, pk)
+        entry = self._entry(table, key, pk)
         if entry.current is not None:
             entry.current = None
-            self._touch(table, _pk_tuple(table, key), entry)
+            self._touch(table, pk, entry)
 
     def upsert(self, table: Table, key: Mapping[str, Any], values: Mapping[str, Any]) -> None:
         """Insert ``key | values`` or update ``values`` of the existing row."""
@@ -358,8 +383,7 @@ class ProjectionContext:
                 self._conn.execute(_stmt("delete", table), deletes)
             for cols, params in updates.items():
                 self._conn.execute(_stmt("update", table, cols), params)
-            if inserts:
-                self._conn.execute(_stmt("insert", table), inserts)
+            insert_rows(self._conn, table, inserts)
             written += len(deletes) + len(inserts) + sum(len(p) for p in updates.values())
             dirty.clear()
         self._n_dirty = 0
@@ -376,17 +400,18 @@ class ProjectionContext:
         return self.flush_undo()
 
     # -- undo ----------------------------------------------------------------------------
-    def _record(self, table: Table, key: Mapping[str, Any], known_absent: bool = False) -> None:
-        """Record the row image before the current block first touches ``key``."""
+    def _record(self, table: Table, key: Mapping[str, Any], pk: tuple, known_absent: bool = False) -> None:
+        """Record the row image before the current block first touches ``key`` (``pk`` its
+        ``_pk_tuple``)."""
         self._check(table)
         if self.block_number < self._record_from:
             return
-        marker = (self.block_number, table.name, _pk_tuple(table, key))
+        marker = (self.block_number, table.name, pk)
         if marker in self._seen:
             return
         self._seen.add(marker)
         enc_key = codec.encode_row(key)
-        prior = None if known_absent else self._entry(table, key).current
+        prior = None if known_absent else self._entry(table, key, pk).current
         self._undo_rows.append(
             {
                 "block_number": self.block_number,
@@ -399,7 +424,7 @@ class ProjectionContext:
     def flush_undo(self) -> int:
         n = len(self._undo_rows)
         if n:
-            self._conn.execute(insert(undo_log), self._undo_rows)
+            insert_rows(self._conn, undo_log, self._undo_rows)
             self._undo_rows = []
         return n
 
