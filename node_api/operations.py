@@ -1,7 +1,10 @@
 """Asynchronous writes: ``Prefer: respond-async`` (RFC 7240) on any write of a participant.
 
 By default a write answers once its transactions are in a block, with what they did (the
-invoice id, the deal id, the receipt). A client that asks ``Prefer: respond-async`` gets its
+invoice id, the deal id, the receipt). It runs in the node's write threads (``async_write_threads``
+of them, shared with the asynchronous writes below; beyond, writes queue), and the request awaits
+it on the event loop: no thread that serves requests waits for a block, so reads and the writes
+that send nothing are not queued behind writes. A client that asks ``Prefer: respond-async`` gets its
 answer as soon as the node has accepted the write's first transaction instead:
 
 ``202 Accepted`` with ``{operation_id, state: "pending", tx_hash, status_url}``, a ``Location``
@@ -50,6 +53,7 @@ from fastapi import FastAPI
 from fastapi.encoders import jsonable_encoder
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, TypeAdapter
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -267,6 +271,14 @@ class AsyncWrites:
         return MaskedJSONResponse(body.model_dump(), status_code=202,
                                   headers={"Location": status_url, "Preference-Applied": "respond-async"})
 
+    async def until_done(self, call: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+        """A write answered synchronously: it runs in the node's write threads and the request
+        awaits its end without holding a request thread (a read or a terms signature is not queued
+        behind writes waiting for their blocks). Its answer or its error is the request's; a
+        client that goes away does not stop it (what was sent is carried to its block)."""
+        future = self.executor.submit(contextvars.copy_context().run, functools.partial(call, **kwargs))
+        return await asyncio.shield(asyncio.wrap_future(future))
+
     def close(self) -> None:
         """No new writes; those running finish in their threads."""
         self.executor.shutdown(wait=False, cancel_futures=True)
@@ -336,7 +348,7 @@ class _RememberScope:
         self.inner = inner
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in WRITE_METHODS and wants_async(scope):
+        if scope["type"] == "http" and scope["method"] in WRITE_METHODS:
             token = _request_scope.set(scope)
             try:
                 await self.inner(scope, receive, send)
@@ -356,13 +368,17 @@ def _api_routes(routes: Any) -> Iterator[APIRoute]:
 
 
 def _wrapped(route: APIRoute, call: Callable[..., Any]) -> Callable[..., Any]:
+    # A coroutine: FastAPI awaits it on the event loop. The write itself runs in the node's write
+    # threads; a synchronous answer is awaited there without a request thread (those serve reads).
     @functools.wraps(call)
-    def endpoint(**kwargs: Any) -> Any:
+    async def endpoint(**kwargs: Any) -> Any:
         scope = _request_scope.get()
         writes = getattr(scope["app"].state, "async_writes", None) if scope is not None else None
         if writes is None:
-            return call(**kwargs)
-        return writes.run(route, call, kwargs, scope)
+            return await run_in_threadpool(call, **kwargs)
+        if wants_async(scope):  # waits at most accept_wait for the first acceptance: a request thread
+            return await run_in_threadpool(writes.run, route, call, kwargs, scope)
+        return await writes.until_done(call, kwargs)
 
     endpoint._async_write = True  # type: ignore[attr-defined]
     return endpoint

@@ -209,3 +209,42 @@ def test_operations_are_bounded_and_finished_ones_expire():
     store.finish(d, "succeeded", 200, {})
     store.finish(e, "succeeded", 200, {})
     assert store.get("0xA", b.id) is None and store.get("0xE", e.id) is not None  # at most 3 kept: oldest go
+
+
+def test_a_synchronous_write_waits_for_its_block_without_a_request_thread(api, net):
+    """With ONE request thread in all, a read is answered while a synchronous write is in flight:
+    the write runs in the node's write threads and its request awaits it on the event loop (with
+    the write in a request thread, the read would wait for the write's end)."""
+    import threading
+
+    import anyio
+    from fastapi.testclient import TestClient
+
+    seller = api.login("seller")
+    entered, release, resumed, seen = threading.Event(), threading.Event(), threading.Event(), {}
+    act = api.ctx.act
+
+    def slow_act(*args, **kwargs):
+        seen["thread"] = threading.current_thread().name
+        entered.set()
+        release.wait(20)  # released by the test once the read has answered (or after 20 s)
+        resumed.set()
+        return act(*args, **kwargs)
+
+    api.ctx.act = slow_act
+    with TestClient(api.client.app) as client:  # one event loop for every request below
+        async def one_request_thread() -> None:
+            anyio.to_thread.current_default_thread_limiter().total_tokens = 1
+
+        client.portal.call(one_request_thread)
+        with ThreadPoolExecutor(1) as pool:
+            write = pool.submit(client.post, "/invoices", json=_invoice_body(net, "ASYNC-INV-9"), headers=seller)
+            assert entered.wait(20)
+            read = client.get("/invoices", headers=seller)
+            answered_while_writing = not resumed.is_set()
+            release.set()
+            assert read.status_code == 200, read.text
+            minted = write.result(60)
+    assert answered_while_writing
+    assert minted.status_code == 201 and minted.json()["block_number"] > 0, minted.text
+    assert seen["thread"].startswith("async-write"), seen
