@@ -307,3 +307,40 @@ def test_the_compiled_converters_give_what_the_generic_ones_give(param, indexed)
     assert decoder.to_json({name: value}) == codec.args_to_json(decoder.abi, {name: value})
     assert decoder.native({name: value}) == codec.args_from_json(decoder.abi, decoder.to_json({name: value}))
     assert decoder.unstorable({name: value}) == codec.has_unstorable({name: value})
+
+
+@pytest.mark.parametrize("types", [("string",), ("bytes",), ("uint256", "string", "address"),
+                                   ("string", "bytes", "bool", "string"), ("bytes32", "bytes")])
+def test_an_event_with_strings_decodes_word_by_word_as_eth_abi_does_and_what_it_refuses_still_fails(types):
+    """Strings and bytes not indexed (invoice numbers, references) are decoded without eth_abi too:
+    valid data gives eth_abi's values; data eth_abi refuses (a pointer into the head or past the
+    end, a length past the end, non-zero padding, bytes that are not UTF-8) fails as before."""
+    import random
+
+    from eth_abi import encode as abi_encode
+
+    rnd = random.Random(",".join(types))
+    event = {"type": "event", "name": "E", "inputs": [{"name": f"a{i}", "type": t, "indexed": False}
+                                                     for i, t in enumerate(types)]}
+    fast = codec.EventDecoder(event)
+    slow = codec.EventDecoder(event)
+    slow._fast = None
+    assert fast._fast is not None and fast._dynamic
+    samples = {"string": ["", "INV-2026-0001", "é€😀", "x" * 33], "bytes": [b"", b"\x00", bytes(range(64))],
+               "uint256": [0, 2**256 - 1], "address": ["0x" + "ab" * 20], "bool": [True], "bytes32": [b"\x01" * 32]}
+    for _ in range(300):
+        data = bytearray(abi_encode(list(types), [rnd.choice(samples[t]) for t in types]))
+        assert fast._decode_words([bytes(32)], bytes(data)) is not None  # valid data: no eth_abi
+        for _ in range(rnd.randrange(3)):  # mutate: offsets, lengths, padding, text bytes
+            pos = rnd.randrange(len(data))
+            data[pos] = rnd.choice([0, 1, 0x20, 0x40, 0x7f, 0x80, 0xff, rnd.randrange(256)])
+        if rnd.random() < 0.1:
+            data = data[: rnd.randrange(len(data) + 1)]
+        try:
+            expected = slow.decode([bytes(32)], bytes(data))
+        except Exception as exc:  # noqa: BLE001 - refused by eth_abi
+            with pytest.raises(type(exc)):
+                fast.decode([bytes(32)], bytes(data))
+        else:
+            got = fast.decode([bytes(32)], bytes(data))
+            assert got == expected and [type(v) for v in got.values()] == [type(v) for v in expected.values()]

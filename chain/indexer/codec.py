@@ -299,14 +299,30 @@ def _word_decoder(abi_type: str):
     return None
 
 
+def _string(raw: bytes) -> str | None:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:  # eth_abi refuses it: the caller hands the log to eth_abi
+        return None
+
+
+def _bytes(raw: bytes) -> bytes:
+    return raw
+
+
+#: the dynamic types the word-by-word path decodes (a pointer in the head, the value in the tail)
+_DYNAMIC = {"string": _string, "bytes": _bytes}
+
+
 class EventDecoder:
     """Decodes the topics and data of one (non-anonymous) event ABI with eth_abi directly.
 
     Returns ``{arg name: decoded value}`` like web3's ``get_event_data`` (addresses may be
     lowercase, structs are tuples, an indexed dynamic value is its 32-byte topic), several times
     faster; :func:`args_to_json` normalizes the result. An event whose arguments are all
-    elementary static types (addresses, integers, bools, bytesN: most events) is decoded word by
-    word without eth_abi, with eth_abi's checks (a word it would refuse goes to eth_abi)."""
+    elementary types (addresses, integers, bools, bytesN, and ``string`` / ``bytes`` not indexed:
+    most events) is decoded word by word without eth_abi, with eth_abi's checks (data it would
+    refuse goes to eth_abi, which raises as before)."""
 
     def __init__(self, event_abi: Mapping[str, Any]):
         self.abi = event_abi
@@ -343,16 +359,18 @@ class EventDecoder:
             topic_decoders.append((i, dec))
         word_decoders = []
         for i, p in self.plain:
-            dec = _word_decoder(p["type"])
+            dec = _DYNAMIC.get(p["type"]) or _word_decoder(p["type"])
             if dec is None:
                 return None
             word_decoders.append((i, dec))
+        self._dynamic = any(dec in _DYNAMIC.values() for _, dec in word_decoders)
         return topic_decoders, word_decoders
 
     def decode(self, topics: Sequence[bytes], data: bytes) -> dict[str, Any]:
         if len(topics) != 1 + len(self.indexed):
             raise ValueError(f"expected {1 + len(self.indexed)} topics, got {len(topics)}")
-        if self._fast is not None and len(data) == 32 * len(self.plain):
+        head = 32 * len(self.plain)
+        if self._fast is not None and (len(data) >= head if self._dynamic else len(data) == head):
             values = self._decode_words(topics, data)
             if values is not None:
                 return dict(zip(self.names, values))
@@ -378,8 +396,24 @@ class EventDecoder:
                 return None
             values[i] = v
         data = bytes(data)
+        head, size = 32 * len(word_decoders), len(data)
         for k, (i, dec) in enumerate(word_decoders):
-            if (v := dec(data[32 * k:32 * k + 32])) is None:
+            word = data[32 * k:32 * k + 32]
+            if dec is _string or dec is _bytes:
+                # eth_abi's checks (strict): the pointer past the head and inside the data, the
+                # length word and the padded value inside it, zero padding, UTF-8 for a string
+                offset = int.from_bytes(word, "big")
+                if not head <= offset < size or offset + 32 > size:
+                    return None
+                length = int.from_bytes(data[offset:offset + 32], "big")
+                start, end = offset + 32, offset + 32 + length
+                padded = start + (length + 31) // 32 * 32
+                if padded > size or data[end:padded].strip(b"\x00"):
+                    return None
+                v = dec(data[start:end])
+            else:
+                v = dec(word)
+            if v is None:
                 return None
             values[i] = v
         return values
