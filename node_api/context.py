@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from web3 import Web3
 
@@ -21,6 +20,7 @@ from chain.clients import Member
 from chain.deployment import Clients, Deployment
 from chain.errors import ContractRevert
 from chain.fsutil import atomic_write
+from chain.indexer.db import create_db_engine
 from chain.vocabulary import Role
 
 from .auth import InMemoryNonceStore, InMemorySessionStore, NonceStore, SessionStore
@@ -134,7 +134,7 @@ class NodeContext:
         custodial = {k.address: k for k in (custodial_keys or [])}
         for k in custodial.values():
             pubkeys.add(k.address, k._key_obj.public_key.to_bytes())
-        db = create_engine(settings.database_url)
+        db = create_db_engine(settings.database_url)  # SQLite: WAL, busy timeout, real transactions
         create_node_tables(db)
         return cls(settings, chain, deployment, db, custodial,
                    InMemoryNonceStore(), InMemorySessionStore(ttl=timedelta(seconds=settings.session_ttl_seconds)),

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table, Text, insert, select
 from sqlalchemy.engine import Engine
 
+from chain.indexer.db import writing
 from chain.indexer.types import JSONType, Uint256
 
 metadata = MetaData()
@@ -77,7 +78,7 @@ def create_node_tables(db: Engine) -> None:
 def remember_reference(db: Engine, shipment_id: bytes, transport_document: str) -> None:
     """Keeps the B/L number behind a shipment id (first seen wins: the hash fixes the text)."""
     key = "0x" + bytes(shipment_id).hex()
-    with db.begin() as c:
+    with writing(db) as c:
         if c.execute(select(references.c.shipment_id).where(references.c.shipment_id == key)).first() is None:
             c.execute(insert(references).values(shipment_id=key, transport_document=transport_document))
 

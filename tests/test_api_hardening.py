@@ -490,3 +490,13 @@ def test_finding23_answers_stay_within_the_declared_statuses(api, net):
         assert str(r.status_code) in declared, (method, path, r.status_code, sorted(declared))
         if r.status_code >= 400:
             assert r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_the_nodes_database_is_opened_as_the_indexer_opens_it(api):
+    """The node's read model and its own tables share the indexer's SQLite settings: WAL (a reader
+    never waits for the indexer's commit), a busy timeout, transactions that begin when asked (a
+    plain engine left the node in rollback-journal mode: reads failed with "database is locked"
+    under load)."""
+    with api.ctx.db.connect() as c:
+        assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert c.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 30_000

@@ -1,10 +1,25 @@
 """Database engine creation for the indexer (SQLite by default, PostgreSQL by URL)."""
 from __future__ import annotations
 
+from typing import ContextManager
+
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 DEFAULT_URL = "sqlite:///tradenet-indexer.db"
+
+
+#: execution option of a write transaction (see writing())
+_WRITE = "tradenet_write"
+
+
+def writing(engine: Engine) -> ContextManager[Connection]:
+    """``engine.begin()`` for a transaction that writes. On SQLite (an engine of
+    :func:`create_db_engine`) it takes the write lock at BEGIN (``BEGIN IMMEDIATE``), waiting for
+    another writer up to the busy timeout: a deferred transaction that reads first and writes
+    later fails at once with "database is locked" when another connection committed in between
+    (WAL's stale snapshot, which no busy timeout waits out). Elsewhere the same as ``begin()``."""
+    return engine.execution_options(**{_WRITE: True}).begin()
 
 
 def create_db_engine(url: str = DEFAULT_URL, **kw) -> Engine:
@@ -13,7 +28,8 @@ def create_db_engine(url: str = DEFAULT_URL, **kw) -> Engine:
     SQLite: WAL journal (readers such as the node API are not blocked by the writer), a busy
     timeout, and real transactions: pysqlite's legacy mode would only BEGIN at the first DML
     statement, so we take over and emit BEGIN ourselves (SQLAlchemy's documented recipe); the
-    batch's reads, writes and checkpoint are then one atomic transaction.
+    batch's reads, writes and checkpoint are then one atomic transaction (:func:`writing` for one
+    that takes the write lock at once).
     PostgreSQL: use ``postgresql+psycopg://user@host:port/db`` (psycopg 3).
     """
     if url.startswith("sqlite"):
@@ -31,7 +47,7 @@ def create_db_engine(url: str = DEFAULT_URL, **kw) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn):  # pragma: no cover - trivial
-            conn.exec_driver_sql("BEGIN")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
 
         return engine
     kw.setdefault("pool_pre_ping", True)

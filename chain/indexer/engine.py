@@ -75,7 +75,7 @@ from web3.types import RPCEndpoint
 
 from . import codec
 from .bulk import insert_rows
-from .db import DEFAULT_URL, create_db_engine
+from .db import DEFAULT_URL, create_db_engine, writing
 from .migrate import upgrade
 from .projection import IndexedEvent, Projection, ProjectionContext, apply_undo
 from .schema import blocks, checkpoint, events, undo_log
@@ -365,7 +365,7 @@ class Indexer:
     def rebuild(self) -> int:
         """Drop the whole read model (raw layer, undo log, projections, checkpoint) and index
         again from ``start_block``. Returns the number of blocks indexed."""
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             for t in self._projection_tables:
                 conn.execute(delete(t))
             for t in (undo_log, events, blocks):
@@ -379,7 +379,7 @@ class Indexer:
         """Rebuild the projection tables from the stored raw events (no RPC). Use after adding a
         projection to an existing read model. Returns the number of events applied."""
         self._ensure_discovered()
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             cp = self._load_checkpoint(conn)
             if cp is None:
                 return 0
@@ -526,7 +526,7 @@ class Indexer:
         before = dict(self._followed)
         try:
             rows, decoded = self._decode_range(self._fetch_logs(a, b), by_number, b)
-            with self.engine.begin() as conn:
+            with writing(self.engine) as conn:
                 # Guard against a concurrent writer having moved the checkpoint meanwhile.
                 current = self._load_checkpoint(conn)
                 if (current.block_number if current else None) != (cp.block_number if cp else None):
@@ -642,7 +642,7 @@ class Indexer:
     def rollback_to(self, fork: int) -> None:
         """Remove every block above ``fork`` from the read model (raw rows and projections) and
         move the checkpoint to ``fork``, in one transaction."""
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             cp = self._load_checkpoint(conn)
             if cp is None or cp.block_number <= fork:
                 return
