@@ -35,7 +35,7 @@ from chain.money import MINOR_UNITS, max_minor
 from chain.vocabulary import BPS, DOCUMENT_TYPE_NAMES, EVENT_CODES, Product
 
 from .context import NodeContext
-from .errors import InvalidInput
+from .errors import InvalidInput, NotFound
 from .models import Address, Hash32, MinorUnits, RequestModel, Text, TokenId
 
 ProductName = Literal["Receivable", "Order", "ReceiptPledge", "Documentary"]
@@ -173,7 +173,8 @@ def _field(field: str, detail: str) -> ValueError:
 
 @dataclass(frozen=True)
 class Collateral:
-    """What the agreement says about the collateral (read from the chain and the read model)."""
+    """What the agreement says about the collateral (read from the chain: its state and the terms its
+    mint logged)."""
 
     kind: str  # "invoice", "purchase order", "warehouse receipt", "none"
     ident: int
@@ -252,10 +253,10 @@ def _collateral(ctx: NodeContext, t: TermsIn, product: Product, shipment: bytes)
             raise InvalidInput("maturity", f"maturity must not be before the invoice's due date {_iso(inv.due_date)}")
         if inv.shipment_id and shipment != NO_SHIPMENT and inv.shipment_id != shipment:
             raise InvalidInput("transport_document", "the invoice is bound to another shipment")
-        row = _row(ctx, "invoice", t.collateral_id)
+        issued = _issued(c.invoices, "InvoiceIssued", inv.root_id or t.collateral_id)  # a part keeps its root's
         return Collateral("invoice", t.collateral_id, inv.currency, inv.face_value, inv.buyer, {
-            "number": row.get("invoice_number"), "issue_date": row.get("issue_date"), "due_date": inv.due_date,
-            "open": open_amount, "document_hash": row.get("document_hash")})
+            "number": issued["invoiceNumber"], "issue_date": issued["issueDate"], "due_date": inv.due_date,
+            "open": open_amount, "document_hash": "0x" + bytes(issued["documentHash"]).hex()})
     if product is Product.ORDER:
         try:
             order = c.orders.order(t.collateral_id)
@@ -264,10 +265,10 @@ def _collateral(ctx: NodeContext, t: TermsIn, product: Product, shipment: bytes)
         if order.supplier != t.borrower:
             raise InvalidInput("borrower", f"the borrower must be the order's supplier {order.supplier}")
         _currency_rule(t, order.currency, None, "the order")
-        row = _row(ctx, "order", t.collateral_id)
+        issued = _issued(c.orders, "OrderIssued", t.collateral_id)
         return Collateral("purchase order", t.collateral_id, order.currency, order.amount, None, {
-            "number": row.get("order_number"), "goods": row.get("goods"), "quantity": row.get("quantity"),
-            "unit": row.get("unit"), "delivery_date": order.delivery_date, "buyer": order.buyer})
+            "number": issued["orderNumber"], "goods": issued["goods"], "quantity": issued["quantity"],
+            "unit": issued["unit"], "delivery_date": order.delivery_date, "buyer": order.buyer})
     if product is Product.RECEIPT_PLEDGE:
         try:
             r = c.receipts.receipt(t.collateral_id)
@@ -302,13 +303,15 @@ def _currency_rule(t: TermsIn, collateral_currency: str, covers: int | None, wha
                                         f"({covers})")
 
 
-def _row(ctx: NodeContext, kind: str, ident: int) -> dict[str, Any]:
-    from chain.indexer.projections import invoices, purchase_orders
-
-    from .read_model import ReadModel
-
-    table = invoices if kind == "invoice" else purchase_orders
-    return ReadModel(ctx.db).one(table, table.c.id == ident) or {}
+def _issued(token: Any, event: str, ident: int) -> dict[str, Any]:
+    """The terms a collateral's mint logged (number, dates, goods, document hash: the agreement
+    states them, and the token does not store them), read from the chain, not the read model: two
+    nodes, or one node a block behind its chain, must render the same agreement, or the signatures
+    given over one would not verify against the other."""
+    args = token.logged_args(event, "id", ident)
+    if args is None:  # pragma: no cover - the token exists, so its mint was logged (unless the node prunes logs)
+        raise NotFound(f"{event} log of", f"{ident:#x} on the chain node")
+    return args["terms"]
 
 
 def terms_out(terms: DealTerms) -> dict[str, Any]:

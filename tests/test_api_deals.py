@@ -178,6 +178,28 @@ def test_agreement_preview_is_what_gets_signed(api, net):
     assert api.client.get(f"/agreements/{sig['agreement_hash']}", headers=api.login("investor")).status_code == 404
 
 
+def test_the_agreement_is_the_same_before_and_after_the_read_model_indexes_its_invoice(api, net):
+    """The agreement states the invoice's number, issue date and document hash, which only the
+    mint's event carries: read from the chain, so a lender signing on a node whose indexer is a
+    block behind signs the agreement the seller's node renders a moment later (with the read
+    model's row it rendered the invoice without its number, and the accept was refused: "the
+    signature over the terms is missing or invalid")."""
+    seller, lender = api.login("seller"), api.login("lender")
+    invoice_id = confirmed_invoice(net, 10_000_000)  # minted and confirmed on chain, not indexed yet
+    terms = terms_body(net, invoice_id)
+    early = api.client.post("/deals/terms/signature", json=terms, headers=lender)
+    assert early.status_code == 200, early.text
+    number = net.invoices("seller").logged_args("InvoiceIssued", "id", invoice_id)["terms"]["invoiceNumber"]
+    html = api.client.post("/agreements/preview", json=terms, headers=lender).content.decode()
+    assert number in html
+    api.sync()
+    late = api.client.post("/deals/terms/signature", json=terms, headers=seller).json()
+    assert late["agreement_hash"] == early.json()["agreement_hash"] and late["terms_digest"] == early.json()["terms_digest"]
+    r = api.client.post("/deals", json={"terms": terms, "borrower_signature": late["signature"],
+                                        "lender_signature": early.json()["signature"]}, headers=seller)
+    assert r.status_code == 201, r.text
+
+
 def test_exposure_report_by_obligor_and_lender(api, net):
     deal_through_api(api, terms_body(net, confirmed_invoice(net, 10_000_000), reference="OOLU-BL-EXP-1"))
     deal_through_api(api, terms_body(net, confirmed_invoice(net, 3_000_000), 2_000_000, 50_000, lender="lender_b",
