@@ -25,13 +25,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import httpx
@@ -99,6 +100,13 @@ def scrape(url: str) -> dict[str, float]:
     return {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples if not s.labels}
 
 
+def _error_kind(error: str) -> str:
+    """route, status and problem code of an error (what the day's errors are grouped by)."""
+    label, _, rest = error.partition(": ")
+    code = re.search(r'"code":"([a-z_]+)"', rest)
+    return f"{label}: {rest[:3]} {code.group(1) if code else rest[4:80]}"
+
+
 class Day:
     def __init__(self, url: str, chain: Chain, d, keys, units: int, clients: int):
         self.url, self.chain, self.d, self.keys = url, chain, d, keys
@@ -106,6 +114,7 @@ class Day:
         self.lock = threading.Lock()
         self.latency: dict[str, list[float]] = defaultdict(list)
         self.errors: list[str] = []
+        self.retries: Counter[str] = Counter()  # 503 + Retry-After answers retried, by problem code
         self.clients = clients
         self.oracle = d.clients(chain, keys["carrier"]).oracle
         with httpx.Client(base_url=url, timeout=60) as c:
@@ -118,9 +127,21 @@ class Day:
             self.left -= 1
             return self.left
 
+    def post(self, c: httpx.Client, path: str, body: dict | None, who: str) -> httpx.Response:
+        """POST as a client should: a 503 with Retry-After (the node's read model a block behind,
+        its database busy) is retried after the time it names, at most 5 times (counted)."""
+        for _ in range(5):
+            r = c.post(path, json=body, headers=self.headers[who])
+            if r.status_code != 503 or "retry-after" not in r.headers:
+                return r
+            with self.lock:
+                self.retries[r.json().get("code", "503")] += 1
+            time.sleep(min(float(r.headers["retry-after"]), 5.0))
+        return r
+
     def call(self, c: httpx.Client, label: str, who: str, path: str, body: dict | None = None) -> dict:
         t = time.perf_counter()
-        r = c.post(path, json=body, headers=self.headers[who])
+        r = self.post(c, path, body, who)
         took = time.perf_counter() - t
         if r.status_code >= 300:
             raise RuntimeError(f"{label}: {r.status_code} {r.text[:300]}")
@@ -146,7 +167,7 @@ class Day:
                  "maturity": now + 61 * DAY, "grace_period": 10 * DAY, "accept_by": now + DAY,
                  "transport_document": ref, "milestones": [{"event_code": "DEPA", "share_bps": 10_000}]}
         t = time.perf_counter()
-        sig = c.post("/deals/terms/signature", json=terms, headers=self.headers[lender])
+        sig = self.post(c, "/deals/terms/signature", terms, lender)
         if sig.status_code != 200:
             raise RuntimeError(f"terms signature: {sig.status_code} {sig.text[:300]}")
         with self.lock:
@@ -250,6 +271,11 @@ def main() -> None:
     tx = done * TX_PER_UNIT
     print(f"\nsustained: {tx} tx in {wall:.0f} s = {tx / wall:.1f} tx/s ({done} units completed)")
     print(f"errors: {len(day.errors)}" + (f" (first: {day.errors[0]})" if day.errors else ""))
+    if day.retries:
+        print("retried after a 503 with Retry-After: " + ", ".join(f"{n} {code}" for code, n in day.retries.items()))
+    kinds = Counter(_error_kind(e) for e in day.errors)
+    for kind, n in kinds.most_common(8):
+        print(f"  {n:>5}  {kind}")
     clean = [x for x in lags if x == x]
     print(f"indexer lag: max {max(clean) if clean else float('nan'):.0f} blocks during the day, "
           f"{final.get('tradenet_node_indexer_lag_blocks', float('nan')):.0f} after it; "
