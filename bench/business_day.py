@@ -130,12 +130,13 @@ class Day:
     def post(self, c: httpx.Client, path: str, body: dict | None, who: str) -> httpx.Response:
         """POST as a client should: a 503 with Retry-After (the node's read model a block behind,
         its database busy) is retried after the time it names, at most 5 times (counted)."""
-        for _ in range(5):
+        for attempt in range(6):
             r = c.post(path, json=body, headers=self.headers[who])
-            if r.status_code != 503 or "retry-after" not in r.headers:
+            if r.status_code != 503 or "retry-after" not in r.headers or attempt == 5:
                 return r
+            code = r.json().get("code", "503") if r.headers.get("content-type", "").endswith("json") else "503"
             with self.lock:
-                self.retries[r.json().get("code", "503")] += 1
+                self.retries[code] += 1
             time.sleep(min(float(r.headers["retry-after"]), 5.0))
         return r
 

@@ -94,6 +94,13 @@ class TooManyOperations(ProblemError):
     retry_after: ClassVar[int] = 2
 
 
+class NodeStopping(ProblemError):
+    status = 503
+    code = "node_stopping"
+    title = "Node stopping"
+    retry_after: ClassVar[int] = 5
+
+
 @dataclass
 class Operation:
     id: str
@@ -276,8 +283,16 @@ class AsyncWrites:
         awaits its end without holding a request thread (a read or a terms signature is not queued
         behind writes waiting for their blocks). Its answer or its error is the request's; a
         client that goes away does not stop it (what was sent is carried to its block)."""
-        future = self.executor.submit(contextvars.copy_context().run, functools.partial(call, **kwargs))
-        return await asyncio.shield(asyncio.wrap_future(future))
+        try:
+            future = self.executor.submit(contextvars.copy_context().run, functools.partial(call, **kwargs))
+        except RuntimeError:  # the executor is shut down: the node is stopping
+            raise NodeStopping("the node is stopping: nothing was sent; send the write again to a running node") from None
+        try:
+            return await asyncio.shield(asyncio.wrap_future(future))
+        except asyncio.CancelledError:
+            if future.cancelled():  # still queued when the node stopped: it never ran
+                raise NodeStopping("the node stopped before this write ran: nothing was sent; send it again") from None
+            raise
 
     def close(self) -> None:
         """No new writes; those running finish in their threads."""
@@ -327,14 +342,20 @@ def install(app: FastAPI, store: OperationStore, threads: int) -> AsyncWrites:
     routers are module-level, shared by every app), each request's scope is remembered for them."""
     writes = AsyncWrites(app, store, ThreadPoolExecutor(max_workers=threads, thread_name_prefix="async-write"))
     app.state.async_writes = writes
+    own = {id(r) for r in app.router.routes if isinstance(r, APIRoute)}
     for route in _api_routes(app.router.routes):
         if not (set(route.methods) & WRITE_METHODS) or route.path.startswith(SYNCHRONOUS_PREFIXES) \
                 or route.path in SYNCHRONOUS_PATHS or inspect.iscoroutinefunction(route.endpoint):
             continue
+        if id(route) in own:
+            # a route of the app itself: FastAPI built its handler already and decided then that the
+            # endpoint is synchronous; an async wrapper would be called in a thread and never awaited
+            log.warning("write route %s %s is declared on the app, not in a router: it stays synchronous, "
+                        "without Prefer: respond-async", sorted(route.methods), route.path)
+            continue
         if not getattr(route.endpoint, "_async_write", False):
             # FastAPI builds an included router's handlers from route.endpoint when it first routes
-            # to them (functools.wraps keeps the signature it reads the parameters from); a route of
-            # the app itself was built already, from route.dependant
+            # to them (functools.wraps keeps the signature it reads the parameters from)
             route.endpoint = route.dependant.call = _wrapped(route, route.endpoint)
         route.responses.setdefault(202, {"model": AcceptedOut, "description": (
             "Accepted (sent with `Prefer: respond-async`): the write's first transaction is with the node; "

@@ -253,7 +253,7 @@ def _collateral(ctx: NodeContext, t: TermsIn, product: Product, shipment: bytes)
             raise InvalidInput("maturity", f"maturity must not be before the invoice's due date {_iso(inv.due_date)}")
         if inv.shipment_id and shipment != NO_SHIPMENT and inv.shipment_id != shipment:
             raise InvalidInput("transport_document", "the invoice is bound to another shipment")
-        issued = _issued(c.invoices, "InvoiceIssued", inv.root_id or t.collateral_id)  # a part keeps its root's
+        issued = _issued(ctx, c.invoices, "InvoiceIssued", inv.root_id or t.collateral_id)  # a part keeps its root's
         return Collateral("invoice", t.collateral_id, inv.currency, inv.face_value, inv.buyer, {
             "number": issued["invoiceNumber"], "issue_date": issued["issueDate"], "due_date": inv.due_date,
             "open": open_amount, "document_hash": "0x" + bytes(issued["documentHash"]).hex()})
@@ -265,7 +265,7 @@ def _collateral(ctx: NodeContext, t: TermsIn, product: Product, shipment: bytes)
         if order.supplier != t.borrower:
             raise InvalidInput("borrower", f"the borrower must be the order's supplier {order.supplier}")
         _currency_rule(t, order.currency, None, "the order")
-        issued = _issued(c.orders, "OrderIssued", t.collateral_id)
+        issued = _issued(ctx, c.orders, "OrderIssued", t.collateral_id)
         return Collateral("purchase order", t.collateral_id, order.currency, order.amount, None, {
             "number": issued["orderNumber"], "goods": issued["goods"], "quantity": issued["quantity"],
             "unit": issued["unit"], "delivery_date": order.delivery_date, "buyer": order.buyer})
@@ -303,12 +303,22 @@ def _currency_rule(t: TermsIn, collateral_currency: str, covers: int | None, wha
                                         f"({covers})")
 
 
-def _issued(token: Any, event: str, ident: int) -> dict[str, Any]:
+def _issued(ctx: NodeContext, token: Any, event: str, ident: int) -> dict[str, Any]:
     """The terms a collateral's mint logged (number, dates, goods, document hash: the agreement
     states them, and the token does not store them), read from the chain, not the read model: two
     nodes, or one node a block behind its chain, must render the same agreement, or the signatures
-    given over one would not verify against the other."""
-    args = token.logged_args(event, "id", ident)
+    given over one would not verify against the other. The read model only says where to look
+    (the mint's block, once indexed); otherwise the chain is searched from the deployment on."""
+    from chain.indexer.projections import invoices, purchase_orders
+
+    from .read_model import ReadModel
+
+    table = invoices if event == "InvoiceIssued" else purchase_orders
+    row = ReadModel(ctx.db).one(table, table.c.id == ident)
+    block = row.get("issued_block") if row else None
+    args = token.logged_args(event, "id", ident, block, block) if block is not None else None
+    if args is None:  # not indexed yet (or the read model's block was reorged away)
+        args = token.logged_args(event, "id", ident, ctx.deployment.deploy_block)
     if args is None:  # pragma: no cover - the token exists, so its mint was logged (unless the node prunes logs)
         raise NotFound(f"{event} log of", f"{ident:#x} on the chain node")
     return args["terms"]

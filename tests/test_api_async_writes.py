@@ -248,3 +248,35 @@ def test_a_synchronous_write_waits_for_its_block_without_a_request_thread(api, n
     assert answered_while_writing
     assert minted.status_code == 201 and minted.json()["block_number"] > 0, minted.text
     assert seen["thread"].startswith("async-write"), seen
+
+
+def test_a_write_route_declared_on_the_app_itself_stays_synchronous_and_answers():
+    """FastAPI decides whether an endpoint is a coroutine when it builds the route's handler; a route
+    declared on the app (not in a router) was built before the writes are installed, so wrapping it
+    in the async write path would hand FastAPI a coroutine it never awaits (a 500). It is left as
+    it is."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from node_api.operations import install
+
+    app = FastAPI()
+
+    @app.post("/own-write")
+    def own_write() -> dict:
+        return {"written": True}
+
+    install(app, OperationStore(max_running=4, retention_seconds=60), threads=2)
+    r = TestClient(app).post("/own-write")
+    assert r.status_code == 200 and r.json() == {"written": True}, r.text
+    app.state.async_writes.close()
+
+
+def test_a_synchronous_write_sent_while_the_node_stops_is_refused_with_nothing_sent(api, net):
+    seller = api.login("seller")
+    api.client.app.state.async_writes.close()  # what the node does when it stops
+    r = api.client.post("/invoices", json=_invoice_body(net, "ASYNC-INV-10"), headers=seller)
+    assert r.status_code == 503 and r.json()["code"] == "node_stopping" and r.headers["retry-after"] == "5", r.text
+    api.sync()
+    page = api.client.get("/invoices?limit=200", headers=seller).json()
+    assert all(i["invoice_number"] != "ASYNC-INV-10" for i in page["items"]), page  # nothing was minted

@@ -95,15 +95,17 @@ class ContractClient:
         return [log for log in receipt["logs"]
                 if log["address"] == self.address and log["topics"] and bytes(log["topics"][0]) == topic]
 
-    def logged_args(self, event: str, arg: str, value: int) -> dict[str, Any] | None:
-        """The arguments of the first `event` this contract emitted whose indexed uint `arg` is
-        `value` (``eth_getLogs`` by topic, the whole chain): what a token's mint logged and does not
-        store, the same for every node whatever its read model has indexed. None if never logged."""
+    def logged_args(self, event: str, arg: str, value: int, from_block: int = 0,
+                    to_block: int | str = "latest") -> dict[str, Any] | None:
+        """The arguments of the first `event` this contract emitted in blocks [`from_block`,
+        `to_block`] whose indexed uint `arg` is `value` (``eth_getLogs`` by topic): what a token's
+        mint logged and does not store, the same for every node whatever its read model has
+        indexed. None if not logged there."""
         topic, positions = self._topics_of(event)
         topics: list[str | None] = [None] * (max(positions.values(), default=0) + 1)
         topics[0] = "0x" + topic.hex()
         topics[positions[arg]] = "0x" + int(value).to_bytes(32, "big").hex()
-        logs = self.chain.w3.eth.get_logs({"address": self.address, "fromBlock": 0, "toBlock": "latest",
+        logs = self.chain.w3.eth.get_logs({"address": self.address, "fromBlock": from_block, "toBlock": to_block,
                                            "topics": topics})
         if not logs:
             return None
