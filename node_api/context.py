@@ -28,7 +28,7 @@ from .documents import DocumentService, FileKeyRing, KuboDocumentStore, LocalDoc
 from .errors import Forbidden, NoCustodialKey, NotFound
 from .readable import Reader
 from .settings import NodeSettings
-from .store import create_node_tables, known_references, remember_reference
+from .store import ReferenceLookup, create_node_tables, remember_reference
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +110,7 @@ class NodeContext:
     public_keys: PublicKeyDirectory
     _spending: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
     _spending_guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _references_kept: dict[str, str] = field(default_factory=dict, repr=False)  # B/L numbers known (store.ReferenceLookup)
 
     def spending(self, caller: Caller) -> threading.Lock:
         """The lock a custodial account's payments hold from their ERC-20 approval to the call that
@@ -147,7 +148,7 @@ class NodeContext:
 
     def reader(self) -> Reader:
         """Names, LEIs and known B/L numbers for readable answers (node_api.readable)."""
-        return Reader.load(self.db, known_references(self.db))
+        return Reader.load(self.db, ReferenceLookup(self.db, self._references_kept))
 
     def remember(self, shipment_id: bytes, transport_document: str) -> None:
         """Keeps the B/L number behind a shipment id (shown next to it in answers)."""

@@ -116,11 +116,12 @@ class Reader:
     members: dict[str, Member] = field(default_factory=dict)
     by_entity: dict[str, Member] = field(default_factory=dict)
     decimals: dict[str, int] = field(default_factory=dict)
-    references: dict[str, str] = field(default_factory=dict)  # shipment id (0x-hex) -> B/L number
+    #: shipment id (0x-hex) -> B/L number: a dict, or the node's lookup (node_api.store.ReferenceLookup)
+    references: Any = field(default_factory=dict)
 
     @classmethod
-    def load(cls, db: Engine, references: Mapping[str, str] | None = None) -> "Reader":
-        r = cls(references=dict(references or {}))
+    def load(cls, db: Engine, references: Any = None) -> "Reader":
+        r = cls(references={} if references is None else references)
         with db.connect() as c:
             for row in c.execute(select(participants.c.account, participants.c.legal_name, participants.c.lei,
                                         participants.c.country, participants.c.roles,

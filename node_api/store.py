@@ -83,9 +83,33 @@ def remember_reference(db: Engine, shipment_id: bytes, transport_document: str) 
             c.execute(insert(references).values(shipment_id=key, transport_document=transport_document))
 
 
-def known_references(db: Engine) -> dict[str, str]:
-    with db.connect() as c:
-        return {r.shipment_id: r.transport_document for r in c.execute(select(references))}
+class ReferenceLookup:
+    """The B/L numbers behind shipment ids for one reader, looked up key by key (a reader used to
+    load the whole table, which grows with every shipment, for each answer it rendered). A number
+    once kept never changes (first seen wins), so `kept`, shared by a node's readers, holds the
+    hits (at most `max_kept`, then it starts again); a miss is asked again next time (the number
+    may be learnt meanwhile). Assignments stay with this reader."""
+
+    def __init__(self, db: Engine, kept: dict[str, str], max_kept: int = 100_000):
+        self._db, self._kept, self._max_kept = db, kept, max_kept
+        self._local: dict[str, str] = {}
+
+    def get(self, shipment_id: str, default: str | None = None) -> str | None:
+        found = self._local.get(shipment_id) or self._kept.get(shipment_id)
+        if found is not None:
+            return found
+        with self._db.connect() as c:
+            found = c.execute(select(references.c.transport_document)
+                              .where(references.c.shipment_id == shipment_id)).scalar()
+        if found is None:
+            return default
+        if len(self._kept) >= self._max_kept:
+            self._kept.clear()
+        self._kept[shipment_id] = found
+        return found
+
+    def __setitem__(self, shipment_id: str, transport_document: str) -> None:
+        self._local[shipment_id] = transport_document
 
 
 def one(db: Engine, table: Table, *where: Any) -> dict[str, Any] | None:
@@ -94,5 +118,5 @@ def one(db: Engine, table: Table, *where: Any) -> dict[str, Any] | None:
         return dict(row) if row else None
 
 
-__all__ = ["TABLES", "agreements", "create_node_tables", "known_references", "offers", "one", "references",
+__all__ = ["TABLES", "agreements", "create_node_tables", "offers", "one", "references", "ReferenceLookup",
            "remember_reference"]

@@ -500,3 +500,32 @@ def test_the_nodes_database_is_opened_as_the_indexer_opens_it(api):
     with api.ctx.db.connect() as c:
         assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert c.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 30_000
+
+
+def test_a_reader_looks_up_bl_numbers_one_by_one_and_keeps_only_what_it_found(api):
+    """Readable answers name the B/L number behind a shipment id. A reader used to load every known
+    number (a table that grows with every shipment) for each answer; now it asks for the ones it
+    shows, keeps the hits for the node's next readers (a number never changes: first seen wins),
+    and asks again for a miss, which may be learnt meanwhile."""
+    from sqlalchemy import event
+
+    from node_api.store import remember_reference
+
+    ship = bytes.fromhex("ab" * 32)
+    key = "0x" + ship.hex()
+    asked: list[str] = []
+
+    @event.listens_for(api.ctx.db, "before_cursor_execute")
+    def _seen(conn, cursor, statement, parameters, context, executemany):
+        if "node_references" in statement:
+            asked.append(statement.split()[0])
+
+    assert api.ctx.reader().reference(key) is None  # not known yet: asked, nothing kept
+    assert asked == ["SELECT"]
+    remember_reference(api.ctx.db, ship, "MAEU123456789")
+    remember_reference(api.ctx.db, ship, "OTHER0000")  # first seen wins
+    assert api.ctx.reader().reference(key) == "MAEU123456789"
+    n = asked.count("SELECT")
+    assert api.ctx.reader().reference(key) == "MAEU123456789"  # kept: no query
+    assert asked.count("SELECT") == n
+    event.remove(api.ctx.db, "before_cursor_execute", _seen)
