@@ -27,10 +27,12 @@ from typing import Any, Literal
 
 from eth_utils import keccak
 from pydantic import Field, ValidationInfo, field_validator, model_validator
+from sqlalchemy import select
 
 from chain import errors
 from chain.clients import CreditTerms, DealTerms, Milestone, RequiredDocument, shipment_id
 from chain.clients.tokens import NO_SHIPMENT
+from chain.indexer.projections import invoices, purchase_orders
 from chain.money import MINOR_UNITS, max_minor
 from chain.vocabulary import BPS, DOCUMENT_TYPE_NAMES, EVENT_CODES, Product
 
@@ -253,7 +255,7 @@ def _collateral(ctx: NodeContext, t: TermsIn, product: Product, shipment: bytes)
             raise InvalidInput("maturity", f"maturity must not be before the invoice's due date {_iso(inv.due_date)}")
         if inv.shipment_id and shipment != NO_SHIPMENT and inv.shipment_id != shipment:
             raise InvalidInput("transport_document", "the invoice is bound to another shipment")
-        issued = _issued(ctx, c.invoices, "InvoiceIssued", inv.root_id or t.collateral_id)  # a part keeps its root's
+        issued = _issued(ctx, c.invoices, invoices, "InvoiceIssued", inv.root_id or t.collateral_id)  # a part keeps its root's
         return Collateral("invoice", t.collateral_id, inv.currency, inv.face_value, inv.buyer, {
             "number": issued["invoiceNumber"], "issue_date": issued["issueDate"], "due_date": inv.due_date,
             "open": open_amount, "document_hash": "0x" + bytes(issued["documentHash"]).hex()})
@@ -265,7 +267,7 @@ def _collateral(ctx: NodeContext, t: TermsIn, product: Product, shipment: bytes)
         if order.supplier != t.borrower:
             raise InvalidInput("borrower", f"the borrower must be the order's supplier {order.supplier}")
         _currency_rule(t, order.currency, None, "the order")
-        issued = _issued(ctx, c.orders, "OrderIssued", t.collateral_id)
+        issued = _issued(ctx, c.orders, purchase_orders, "OrderIssued", t.collateral_id)
         return Collateral("purchase order", t.collateral_id, order.currency, order.amount, None, {
             "number": issued["orderNumber"], "goods": issued["goods"], "quantity": issued["quantity"],
             "unit": issued["unit"], "delivery_date": order.delivery_date, "buyer": order.buyer})
@@ -303,19 +305,14 @@ def _currency_rule(t: TermsIn, collateral_currency: str, covers: int | None, wha
                                         f"({covers})")
 
 
-def _issued(ctx: NodeContext, token: Any, event: str, ident: int) -> dict[str, Any]:
+def _issued(ctx: NodeContext, token: Any, table: Any, event: str, ident: int) -> dict[str, Any]:
     """The terms a collateral's mint logged (number, dates, goods, document hash: the agreement
     states them, and the token does not store them), read from the chain, not the read model: two
     nodes, or one node a block behind its chain, must render the same agreement, or the signatures
-    given over one would not verify against the other. The read model only says where to look
-    (the mint's block, once indexed); otherwise the chain is searched from the deployment on."""
-    from chain.indexer.projections import invoices, purchase_orders
-
-    from .read_model import ReadModel
-
-    table = invoices if event == "InvoiceIssued" else purchase_orders
-    row = ReadModel(ctx.db).one(table, table.c.id == ident)
-    block = row.get("issued_block") if row else None
+    given over one would not verify against the other. The read model (`table`) only says where to
+    look (the mint's block, once indexed); otherwise the chain is searched from the deployment on."""
+    with ctx.db.connect() as c:
+        block = c.execute(select(table.c.issued_block).where(table.c.id == ident)).scalar()
     args = token.logged_args(event, "id", ident, block, block) if block is not None else None
     if args is None:  # not indexed yet (or the read model's block was reorged away)
         args = token.logged_args(event, "id", ident, ctx.deployment.deploy_block)
