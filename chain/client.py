@@ -3,6 +3,7 @@ raw and batched view calls."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -15,7 +16,7 @@ from .compiler import Artifact, all_abis, compile_contracts
 from .errors import ContractRevert, ErrorDecoder, TransactionFailed
 from .gasbook import GasBook
 from .rpc import RpcError, rpc_for, to_hex
-from .tx import FeePolicy, NonceManager, Pipeline, TxSender
+from .tx import FeePolicy, NonceManager, Pipeline, SharedNonceManager, TxSender
 
 
 @dataclass(frozen=True)
@@ -44,12 +45,16 @@ class Chain:
         w3: Web3,
         artifacts: dict[str, Artifact] | None = None,
         fees: FeePolicy | None = None,
+        nonce_dir: str | os.PathLike[str] | None = None,
     ):
+        """`nonce_dir`: the accounts' nonce counters are shared through files there with the other
+        processes of this host that sign for them (``chain.tx.SharedNonceManager``; one directory
+        per run); else they are this process's own."""
         self.w3 = poa_compatible(w3)
         self.artifacts = artifacts if artifacts is not None else compile_contracts()
         self.decoder = ErrorDecoder(all_abis(self.artifacts))
         self.rpc = rpc_for(w3)  # None on a provider that is not JSON-RPC (eth-tester)
-        self.nonces = NonceManager(w3, self.rpc)
+        self.nonces = NonceManager(w3, self.rpc) if nonce_dir is None else SharedNonceManager(w3, self.rpc, nonce_dir)
         self.fees = fees or FeePolicy()
         self.gas = GasBook()
         self._pipeline: Pipeline | None = None

@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 from eth_account.signers.local import LocalAccount
@@ -40,6 +42,7 @@ from web3 import Web3
 from web3.exceptions import TimeExhausted, Web3RPCError
 
 from .errors import ContractRevert, ErrorDecoder, TransactionFailed
+from .fsutil import HostLock
 from .gasbook import GasBook, gas_key
 from .receipts import ALREADY_KNOWN, Head, ReceiptWatcher, Ticket, format_receipt, watcher_for
 from .rpc import Rpc, RpcError, RpcUnavailable, SendQueue, rpc_for, to_hex
@@ -92,6 +95,72 @@ class NonceManager:
                 self._next.clear()
             else:
                 self._next.pop(address, None)
+
+
+class SharedNonceManager(NonceManager):
+    """Nonce counters shared by the processes of one host that sign for the same accounts (the
+    worker processes of ``tradenet node --workers N``): each account's counter is a small file in
+    `directory`, read and written only under that file's lock (:class:`chain.fsutil.HostLock`),
+    which a sender holds from taking the nonce until the node accepted or refused the transaction
+    (``TxSender.submit_raw``). So two processes never send one nonce, and none skips one.
+
+    The directory must be fresh for each run of the node (the supervisor makes one): a counter
+    left by an earlier run of a chain that was reset since would send nonces beyond the account's.
+    A counter behind the chain (a process stopped between sending and counting) is refused as "nonce
+    too low" by the node, which resyncs it from the node's pending count."""
+
+    def __init__(self, w3: Web3, rpc: Rpc | None, directory: str | os.PathLike[str]):
+        super().__init__(w3, rpc)
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._host_locks: dict[str, HostLock] = {}
+
+    def lock(self, address: str) -> HostLock:  # type: ignore[override]
+        with self._guard:
+            lock = self._host_locks.get(address)
+            if lock is None:
+                lock = self._host_locks[address] = HostLock(self.directory / f"{address.lower()}.nonce")
+            return lock
+
+    def peek(self, address: str) -> int:
+        fd = self._held(address)
+        stored = os.pread(fd, 32, 0).strip()
+        self._next.pop(address, None)
+        if stored:
+            self._next[address] = int(stored)
+            return self._next[address]
+        return super().peek(address)  # the node's pending count
+
+    def advance(self, address: str) -> None:
+        fd = self._held(address)
+        value = b"%d" % (self._next[address] + 1)  # the nonce this holder peeked and sent, plus one
+        os.pwrite(fd, value, 0)
+        os.ftruncate(fd, len(value))
+        self._next.pop(address, None)
+
+    def _held(self, address: str) -> int:
+        fd = self.lock(address).held_fd()
+        if fd is None:
+            raise RuntimeError(f"the nonce counter of {address} is used without holding its lock")
+        return fd
+
+    def resync(self, address: str | None = None) -> None:
+        """The next `peek` asks the node. Within the account's lock (a refused nonce) its file is
+        emptied; otherwise every counter file is (another process may be sending: it writes its
+        count after, which the node then checks)."""
+        with self._guard:
+            locks = dict(self._host_locks)
+        for addr, lock in locks.items():
+            if (address is None or addr == address) and lock.path is not None:
+                fd = lock.held_fd()
+                if fd is not None:
+                    os.ftruncate(fd, 0)
+                else:
+                    fd = os.open(lock.path, os.O_RDWR | os.O_CREAT, 0o600)
+                    try:
+                        os.ftruncate(fd, 0)
+                    finally:
+                        os.close(fd)
 
 
 @dataclass(frozen=True)
