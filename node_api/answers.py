@@ -1,7 +1,7 @@
 """Answers of list routes kept while nothing they show can have changed (issue 15, reads).
 
 A list answer (``GET /invoices``, ``/deals``, ...) is a function of: the caller (its address and
-its member record: roles, standing, read from the chain at every request as before), the route
+its member record: roles, standing, as the chain says within one block, node_api.members), the route
 and its exact query string, the read model, and, for the answers that show it, the chain's
 clock. The read model changes only by a commit: the indexer's (a block applied) or the node's own
 (offers, agreements, B/L references). So an answer is rendered once and served again while its
@@ -14,7 +14,9 @@ key holds:
   its connection is back in the pool (the data visible), so an answer computed while a commit
   was in flight is filed under a generation that has already passed;
 - the **indexed heads** (each indexer's checkpoint: block number and hash, one small query)
-  cover an indexer in another process writing the same database, its rollbacks included;
+  cover an indexer in another process writing the same database, its rollbacks included, and
+  with them the node's own revision (node_api.store.node_writing: an offer, an agreement or a
+  reference written by another API process of the node, ``--workers N``);
 - the **chain time** is part of the key for routes whose answers read the clock (``ChainNow``:
   the route and the key use the same value of one request).
 
@@ -23,8 +25,8 @@ When a key's answer is being computed, other requests for the same key wait for 
 one request per caller and query pays for the page, not every client at once.
 
 So nothing is served that the route itself would not answer at that moment, and a revoked role,
-a suspension or a sanction takes effect at the next request (the member record is in the key,
-and the standing check runs before the answer is looked up). Only 200 answers are kept; at most
+a suspension or a sanction takes effect within one block, as for every route (the member record
+is in the key, and the standing check runs before the answer is looked up). Only 200 answers are kept; at most
 ``entries`` of them and ``max_bytes`` in all, least recently used out first; ``entries = 0``
 turns the cache off (``TRADENET_ANSWER_CACHE_ENTRIES``).
 """

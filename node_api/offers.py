@@ -20,7 +20,6 @@ from typing import Any
 from sqlalchemy import insert, or_, select
 
 from chain import eip712
-from chain.indexer.db import writing
 from chain.indexer.projections import deal_terms_revocations, deals, invoices, purchase_orders, receipts
 from chain.problems import ProblemError
 from chain.vocabulary import Role
@@ -30,7 +29,7 @@ from .context import Caller, NodeContext
 from .errors import Forbidden, InvalidInput, NotFound
 from .read_model import ReadModel
 from .readable import Reader, iso
-from .store import offers
+from .store import node_writing, offers
 from .terms import TermsIn, prepare, terms_in, terms_out
 
 #: Deal states that hold the collateral (a cancelled deal gave it back).
@@ -78,7 +77,7 @@ def post(ctx: NodeContext, caller: Caller, t: TermsIn, lender_signature: str | N
            "accept_by": t.accept_by, "terms": terms_out(terms), "terms_digest": key,
            "lender_signature": "0x" + sig.hex(), "agreement_hash": "0x" + rendered.hash.hex(), "note": note,
            "created_at": ctx.chain_time()}
-    with writing(ctx.db) as c:
+    with node_writing(ctx.db) as c:
         offer_id = c.execute(insert(offers).values(**row)).inserted_primary_key[0]
     return get(ctx, caller, offer_id)
 

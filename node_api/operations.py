@@ -30,7 +30,11 @@ member (beyond: 503 with ``Retry-After``): each running write holds one of the n
 until its last block (not a thread that serves requests). A finished operation stays readable
 for ``operation_retention_seconds``, and the node keeps at most ``MAX_KEPT`` (the oldest finished
 go first). Operations live in the node's memory: a node restart forgets them (the transactions
-themselves are on chain: look them up by hash).
+themselves are on chain: look them up by hash). A node with several API processes
+(``tradenet node --workers N``) also writes each operation it answered 202 to its database, as it
+answers and as the write ends, so any process answers its ``GET``; there a pending operation
+lists the transactions accepted before the 202, its end all of them; the bounds above count each
+process's writes.
 """
 
 from __future__ import annotations
@@ -53,15 +57,20 @@ from fastapi import FastAPI
 from fastapi.encoders import jsonable_encoder
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, TypeAdapter
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from chain.indexer.db import writing
 from chain.problems import Problem, ProblemError
 from chain.tx import on_accepted
 
 from .context import Caller
 from .responses import MaskedJSONResponse
+from .store import operations as table
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +138,11 @@ class OperationStore:
     for `retention_seconds` and at most `max_kept` of them."""
 
     def __init__(self, max_running: int, retention_seconds: float, max_per_owner: int | None = None,
-                 max_kept: int = MAX_KEPT, clock: Callable[[], float] = time.time):
+                 max_kept: int = MAX_KEPT, clock: Callable[[], float] = time.time, shared: Engine | None = None):
+        """`shared`: the node's database, when the node runs several API processes: an operation
+        answered 202 is written there as it is answered and as it ends, so another process finds it
+        (the bounds stay this process's)."""
+        self.shared = shared
         self.max_running = max_running
         self.max_per_owner = max_per_owner or max_running
         self.retention_seconds = retention_seconds
@@ -168,6 +181,47 @@ class OperationStore:
             self._release(op)
             self._finished.append(op.id)
             self._expire()
+            view = op.view()
+        if self.shared is not None:
+            try:
+                self._write(op, view, finished=True)
+            except Exception:  # noqa: BLE001 - this process still answers it; the others would say pending
+                log.exception("operation %s: its end could not be written to the node's database", op.id)
+
+    def share(self, op: Operation) -> None:
+        """Write a pending operation that was answered 202 to the node's database (several
+        processes); it may have ended already (then its end is there and stays)."""
+        if self.shared is not None:
+            with self._lock:
+                view = op.view()
+            self._write(op, view, finished=view["state"] != "pending")
+
+    def _write(self, op: Operation, view: dict[str, Any], finished: bool) -> None:
+        row = {"owner": op.owner, "view": view, "finished_at": int(op.finished_at or 0) if finished else None}
+        for _ in range(2):
+            try:
+                with writing(self.shared) as c:
+                    exists = c.execute(select(table.c.finished_at).where(table.c.id == op.id)).first()
+                    if exists is None:
+                        c.execute(insert(table).values(id=op.id, **row))
+                    elif finished:  # an end replaces the pending row, never the other way round
+                        c.execute(update(table).where(table.c.id == op.id).values(**row))
+                    if finished:
+                        horizon = int(self.clock() - self.retention_seconds)
+                        c.execute(delete(table).where(table.c.finished_at < horizon))
+                return
+            except IntegrityError:  # the other writer of this operation inserted it first: update it
+                continue
+
+    def _shared_view(self, owner: str, operation_id: str) -> dict[str, Any] | None:
+        with self.shared.connect() as c:  # type: ignore[union-attr]
+            row = c.execute(select(table.c.owner, table.c.view, table.c.finished_at)
+                            .where(table.c.id == operation_id)).first()
+        if row is None or row.owner != owner.lower():
+            return None
+        if row.finished_at is not None and self.clock() - row.finished_at > self.retention_seconds:
+            return None
+        return dict(row.view)
 
     def discard(self, op: Operation) -> None:
         """An operation answered synchronously after all (nothing was sent), or never started."""
@@ -180,7 +234,9 @@ class OperationStore:
         with self._lock:
             self._expire()
             op = self._ops.get(operation_id)
-            return op.view() if op is not None and op.owner == owner.lower() else None
+            if op is not None:
+                return op.view() if op.owner == owner.lower() else None
+        return self._shared_view(owner, operation_id) if self.shared is not None else None
 
     @property
     def running(self) -> int:
@@ -272,6 +328,7 @@ class AsyncWrites:
             if "error" in outcome:
                 raise outcome["error"]
             return outcome["result"]
+        self.store.share(op)  # another process of the node answers GET /operations/{id} too
         status_url = f"{scope.get('root_path', '')}/operations/{op.id}"
         body = AcceptedOut(operation_id=op.id, state="pending", status_url=status_url,
                            tx_hash=op.tx_hashes[0] if op.tx_hashes else None)

@@ -40,7 +40,7 @@ from chain.vocabulary import Product, Role
 
 from .context import Caller
 from .errors import NotFound
-from .store import offers
+from .store import REVISION, offers
 
 
 def _financed_or_offered(caller: Caller, *products: Product) -> tuple[Any, Any]:
@@ -140,9 +140,12 @@ class ReadModel:
 
     def indexed_heads(self) -> tuple[tuple[str, int, str], ...]:
         """Each indexer's checkpoint (name, block, block hash): moves with every block applied
-        and with every rollback, by whichever process indexes."""
+        and with every rollback, by whichever process indexes; last the node's own revision
+        (``("node", revision, "")``: its offers, agreements and references, written by any of its
+        processes, node_api.store)."""
         with self.engine.connect() as c:
-            return tuple(tuple(r) for r in c.execute(_HEADS))
+            heads = tuple(tuple(r) for r in c.execute(_HEADS))
+            return heads + (("node", c.execute(REVISION).scalar() or 0, ""),)
 
 
 #: built once: it runs on every kept list answer's lookup (node_api.answers)

@@ -12,15 +12,21 @@ they are created when the node starts (:func:`create_node_tables`, idempotent).
   it is derived from the chain (``node_api.offers``);
 - ``node_agreements``: each agreement document stored encrypted for its parties: its sha-256
   (the terms' ``agreementHash``), the CID of the encrypted HTML and of the PDF, the terms digest;
-- ``node_references``: shipment id (keccak256 of the B/L number) -> the B/L number.
+- ``node_references``: shipment id (keccak256 of the B/L number) -> the B/L number;
+- ``node_revision``: one row counting the commits to the tables above (:func:`node_writing`): the
+  kept list answers of every process of the node are filed under it (node_api.answers), so an
+  offer made through one worker process is in the next answer of every other;
+- ``node_operations``: the asynchronous writes of a node with several API processes, so any of
+  them answers ``GET /operations/{id}`` (node_api.operations).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
-from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table, Text, insert, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table, Text, insert, select, update
+from sqlalchemy.engine import Connection, Engine
 
 from chain.indexer.db import writing
 from chain.indexer.types import JSONType, Uint256
@@ -68,11 +74,46 @@ references = Table(
     Column("transport_document", Text, nullable=False),
 )
 
+operations = Table(  # asynchronous writes, when the node runs several API processes (node_api.operations)
+    "node_operations", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("owner", String(42), nullable=False),
+    Column("view", JSONType, nullable=False),  # what GET /operations/{id} answers
+    Column("finished_at", BigInteger),  # unix seconds; None while pending
+    Index("ix_node_operations_finished", "finished_at"),
+)
+
+revision = Table(
+    "node_revision", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),  # the one row: 1
+    Column("revision", BigInteger, nullable=False),
+)
+
 TABLES = (offers, agreements, references)
+
+#: built once: read on every kept list answer's lookup (node_api.answers)
+REVISION = select(revision.c.revision).where(revision.c.id == 1)
 
 
 def create_node_tables(db: Engine) -> None:
     metadata.create_all(db, checkfirst=True)
+    with writing(db) as c:
+        if c.execute(REVISION).first() is None:
+            c.execute(insert(revision).values(id=1, revision=0))
+
+
+@contextmanager
+def node_writing(db: Engine) -> Iterator[Connection]:
+    """A transaction writing the node's own tables (:func:`chain.indexer.db.writing`) that moves
+    the node's revision in the same commit: whichever process reads the revision sees the rows."""
+    with writing(db) as c:
+        yield c
+        moved(c)
+
+
+def moved(c: Connection) -> None:
+    """Moves the node's revision in the transaction of `c` (which wrote the node's tables)."""
+    c.execute(update(revision).where(revision.c.id == 1).values(revision=revision.c.revision + 1))
 
 
 def remember_reference(db: Engine, shipment_id: bytes, transport_document: str) -> None:
@@ -81,6 +122,7 @@ def remember_reference(db: Engine, shipment_id: bytes, transport_document: str) 
     with writing(db) as c:
         if c.execute(select(references.c.shipment_id).where(references.c.shipment_id == key)).first() is None:
             c.execute(insert(references).values(shipment_id=key, transport_document=transport_document))
+            moved(c)
 
 
 class ReferenceLookup:

@@ -13,13 +13,12 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from chain.indexer.db import writing
 from ..context import NodeContext
 from ..documents import TamperedDocumentError
 from ..errors import NotFound, TamperedDocument
 from chain.vocabulary import Product
 
-from ..store import agreements, one
+from ..store import agreements, node_writing, one
 from .render import BORROWER_ROLE, LENDER_ROLE, Agreement, PartyFacts, agreement_hash, agreement_of, render_html, \
     render_pdf
 
@@ -77,7 +76,7 @@ def store(ctx: NodeContext, rendered: Rendered, terms_digest: bytes | None = Non
     row = {"agreement_hash": key, "html_cid": html.cid, "html_stored_sha256": html.sha256, "pdf_cid": pdf.cid,
            "pdf_stored_sha256": pdf.sha256, "terms_digest": None if terms_digest is None else "0x" + terms_digest.hex(),
            "parties": sorted(readers), "created_at": ctx.chain_time()}
-    with writing(ctx.db) as c:
+    with node_writing(ctx.db) as c:
         c.execute(insert(agreements).values(**row))
     return row
 

@@ -4,7 +4,7 @@ Flow: the client gets a nonce (:meth:`NonceStore.issue`), signs an EIP-4361
 message containing it (:func:`build_login_message`, :func:`sign_login_message`),
 and the server checks it with :func:`verify_login` and opens a session
 (:meth:`SessionStore.start`).  Sessions hold no roles; the API reads roles
-from the chain on every request.  Every failure is an :class:`AuthError`
+from the chain (within one block).  Every failure is an :class:`AuthError`
 subclass with ``field``, ``reason``, ``status`` and ``problem()`` (``chain.problems``).
 """
 

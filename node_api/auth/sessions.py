@@ -1,9 +1,12 @@
 """Login sessions: opaque bearer tokens bound to an address.
 
 A session holds only who logged in (address, chain id) and when it ends.
-Roles are deliberately **not** stored: the API reads them from the on-chain
-ParticipantRegistry on every request, so a role revoked or a member suspended
-on chain takes effect at once, without waiting for sessions to expire.
+Roles are deliberately **not** stored: the API takes them from the on-chain
+ParticipantRegistry's member record (kept until a block changes the registry,
+node_api.members), so a role revoked or a member suspended on chain takes
+effect within one block, without waiting for sessions to expire.
+The node keeps its sessions in its database (:mod:`.shared`); this in-memory
+store serves tests and single-process tools.
 
 Tokens are ``secrets.token_urlsafe`` strings.  The store keeps only their
 SHA-256 digest, so a dump of the store (or of a future SQL table) does not
