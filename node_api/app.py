@@ -39,7 +39,8 @@ def create_app(ctx: NodeContext) -> FastAPI:
     app.include_router(dashboard)  # the web dashboard: / and /ui/ (node_api.web)
     s = ctx.settings
     app.state.operations = async_writes.OperationStore(s.async_write_threads, s.operation_retention_seconds,
-                                                       max_per_owner=s.async_writes_per_member)
+                                                       max_per_owner=s.async_writes_per_member,
+                                                       shared=ctx.db if ctx.worker is not None else None)
     async_writes.install(app, app.state.operations, threads=s.async_write_threads)  # Prefer: respond-async
     answers.install(app, s.answer_cache_entries, s.answer_cache_bytes)  # list answers kept per read-model state
     app.add_middleware(BodyGuard, limits=BodyLimits(json_max_bytes=s.json_body_max_bytes,

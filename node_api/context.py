@@ -19,13 +19,15 @@ from chain.client import Chain
 from chain.clients import Member
 from chain.deployment import Clients, Deployment
 from chain.errors import ContractRevert
-from chain.fsutil import atomic_write
+from chain.fsutil import HostLock, atomic_write
 from chain.indexer.db import create_db_engine
 from chain.vocabulary import Role
 
-from .auth import InMemoryNonceStore, InMemorySessionStore, NonceStore, SessionStore
+from .auth import NonceStore, SessionStore
+from .auth.shared import SqlNonceStore, SqlSessionStore, create_auth_tables
 from .documents import DocumentService, FileKeyRing, KuboDocumentStore, LocalDocumentStore
 from .errors import Forbidden, NoCustodialKey, NotFound
+from .members import MemberCache
 from .readable import Reader
 from .settings import NodeSettings
 from .store import ReferenceLookup, create_node_tables, remember_reference
@@ -35,7 +37,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Caller:
-    """The authenticated participant of a request; roles are read from the chain per request."""
+    """The authenticated participant of a request and its member record, as the chain says
+    (node_api.members: read once per change of the registry)."""
 
     address: str
     member: Member
@@ -48,7 +51,7 @@ class Caller:
         return any(r in self.roles for r in roles)
 
     def require(self, *roles: Role) -> None:
-        """Forbidden unless the caller holds one of `roles` (read from the chain at this request)."""
+        """Forbidden unless the caller holds one of `roles` (as the chain says, within one block)."""
         if not self.has(*roles):
             names = "/".join(r.name for r in roles)
             raise Forbidden(f"this needs the {names} role; {self.address} holds "
@@ -70,15 +73,33 @@ class PartyOf:
 @dataclass
 class PublicKeyDirectory:
     """Participants' secp256k1 public keys, learnt from their login signatures (or custodial keys),
-    so documents can be encrypted for them. Persisted as JSON."""
+    so documents can be encrypted for them. Persisted as JSON, shared by the processes of a node:
+    a key is added under the file's lock, merged with what the file holds (another process may
+    have added one), and a key not known here is looked up again in the file when it changed."""
 
     path: Path | None = None
     _keys: dict[str, bytes] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _seen: tuple[int, int] | None = None  # the file's (mtime_ns, size) when last read
 
     def __post_init__(self) -> None:
-        if self.path and self.path.exists():
-            self._keys = {a: bytes.fromhex(k) for a, k in json.loads(self.path.read_text()).items()}
+        self._host_lock = HostLock(self.path.with_name(self.path.name + ".lock") if self.path else None)
+        with self._lock:
+            self._reload()
+
+    def _reload(self) -> None:
+        """Merge the file's keys in when it changed since it was last read (caller holds _lock)."""
+        if not self.path:
+            return
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return
+        if (st.st_mtime_ns, st.st_size) == self._seen:
+            return
+        self._seen = (st.st_mtime_ns, st.st_size)
+        for a, k in json.loads(self.path.read_text()).items():
+            self._keys.setdefault(a, bytes.fromhex(k))
 
     def add(self, address: str, public_key: bytes) -> bool:
         """Remember `address`'s key; the file is rewritten only when the key is new (an account
@@ -87,14 +108,27 @@ class PublicKeyDirectory:
         with self._lock:
             if self._keys.get(address) == public_key:
                 return False
-            self._keys[address] = public_key
             if self.path:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write(self.path, json.dumps({a: k.hex() for a, k in self._keys.items()}))
+            with self._host_lock:
+                self._reload()
+                if self._keys.get(address) == public_key:
+                    return False
+                self._keys[address] = public_key
+                if self.path:
+                    atomic_write(self.path, json.dumps({a: k.hex() for a, k in self._keys.items()}))
+                    st = self.path.stat()
+                    self._seen = (st.st_mtime_ns, st.st_size)
             return True
 
     def get(self, address: str) -> bytes | None:
-        return self._keys.get(Web3.to_checksum_address(address))
+        address = Web3.to_checksum_address(address)
+        key = self._keys.get(address)
+        if key is None and self.path:
+            with self._lock:
+                self._reload()
+                key = self._keys.get(address)
+        return key
 
 
 @dataclass
@@ -108,21 +142,33 @@ class NodeContext:
     sessions: SessionStore
     documents: DocumentService
     public_keys: PublicKeyDirectory
-    _spending: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
+    #: where the locks shared with the node's other processes are (``tradenet node --workers N``)
+    host_locks: Path | None = None
+    #: which of the node's API processes this is (0..N-1), None for a node of one process
+    worker: int | None = None
+    _spending: dict[str, HostLock] = field(default_factory=dict, repr=False)
     _spending_guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _references_kept: dict[str, str] = field(default_factory=dict, repr=False)  # B/L numbers known (store.ReferenceLookup)
+    _members: MemberCache | None = field(default=None, repr=False)  # member records (caller())
 
-    def spending(self, caller: Caller) -> threading.Lock:
+    def spending(self, caller: Caller) -> HostLock:
         """The lock a custodial account's payments hold from their ERC-20 approval to the call that
         spends it: ``approve`` sets the allowance, so two payments of one account at once would
-        overwrite each other's and one would fail. Held across both transactions (a block or two);
-        other accounts are not held up."""
+        overwrite each other's and one would fail. Held across both transactions (a block or two),
+        by the node's other processes too; other accounts are not held up."""
+        address = caller.address.lower()
         with self._spending_guard:
-            return self._spending.setdefault(caller.address.lower(), threading.Lock())
+            lock = self._spending.get(address)
+            if lock is None:
+                path = self.host_locks / f"{address}.spending" if self.host_locks else None
+                lock = self._spending[address] = HostLock(path)
+            return lock
 
     @classmethod
     def build(cls, settings: NodeSettings, custodial_keys: list[LocalAccount] | None = None,
-              chain: Chain | None = None) -> "NodeContext":
+              chain: Chain | None = None, host_locks: Path | None = None) -> "NodeContext":
+        """`host_locks`: a directory of this run of the node shared by its processes (the
+        supervisor of ``--workers N`` makes it), else the node is one process."""
         chain = chain or Chain.connect(settings.rpc_url)
         deployment = Deployment.from_file(settings.deployment_file)
         settings.document_dir.mkdir(parents=True, exist_ok=True)
@@ -137,9 +183,11 @@ class NodeContext:
             pubkeys.add(k.address, k._key_obj.public_key.to_bytes())
         db = create_db_engine(settings.database_url)  # SQLite: WAL, busy timeout, real transactions
         create_node_tables(db)
-        return cls(settings, chain, deployment, db, custodial,
-                   InMemoryNonceStore(), InMemorySessionStore(ttl=timedelta(seconds=settings.session_ttl_seconds)),
-                   docs, pubkeys)
+        create_auth_tables(db)
+        # login nonces and sessions in the database: any process of the node answers any request
+        return cls(settings, chain, deployment, db, custodial, SqlNonceStore(db),
+                   SqlSessionStore(db, ttl=timedelta(seconds=settings.session_ttl_seconds)), docs, pubkeys,
+                   host_locks=host_locks)
 
     # -- reading -----------------------------------------------------------------------------
     def chain_time(self) -> int:
@@ -167,7 +215,20 @@ class NodeContext:
         return self.deployment.clients(self.chain)
 
     def caller(self, address: str) -> Caller:
-        return Caller(address, self.clients().registry.member(address))
+        """The participant `address` with its member record as the registry says (kept while no
+        block changed the registry: node_api.members; a role change takes effect within one block)."""
+        members = self._members
+        if members is None:
+            interval = self.settings.member_follow_seconds
+            if interval <= 0 or self.chain.rpc is None:
+                return Caller(address, self.clients().registry.member(address))
+            with self._spending_guard:
+                if self._members is None:
+                    registry = self.clients().registry
+                    self._members = MemberCache(self.chain.rpc, registry.address, registry.member,
+                                                poll_interval=interval)
+                members = self._members
+        return Caller(address, members.member(address))
 
     def signer(self, caller: Caller) -> LocalAccount:
         """The node's key for the caller (custodial mode); clients without one relay signed txs."""

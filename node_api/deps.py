@@ -1,5 +1,5 @@
 """FastAPI dependencies: the node context and the authenticated caller (roles and standing from
-the chain, at every request)."""
+the chain's member record, within one block: node_api.members)."""
 
 from __future__ import annotations
 

@@ -47,6 +47,10 @@ class NodeSettings(EnvSettings):
     # this many (0: off) and this many bytes in all
     answer_cache_entries: int = Field(default=1024, ge=0, le=1_000_000)
     answer_cache_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
+    # callers' member records (roles, standing) are kept until a block changes the registry: the node
+    # looks at the chain's head this often (node_api.members; a revocation takes effect within one
+    # block); 0: read from the chain at every request
+    member_follow_seconds: float = Field(default=0.1, ge=0, le=5)
     # the dashboard's demo-key picker (node_api.web): anyone reaching the node may log in as any custodial
     # key it holds, without a wallet. For the throw-away demo network only; off unless TRADENET_DEMO_LOGIN=1.
     demo_login: bool = False

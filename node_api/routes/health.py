@@ -24,6 +24,8 @@ class HealthOut(BaseModel):
     clock_skew_seconds: int = Field(description="chain time minus wall time")
     indexed_block: int | None
     lag_blocks: int | None
+    worker: int | None = Field(default=None, description="which of the node's API processes answered (0..N-1 with "
+                                                        "`tradenet node --workers N`); null for a node of one process")
 
 
 @router.get("/health", response_model=HealthOut)
@@ -33,4 +35,5 @@ def health(ctx: Ctx) -> HealthOut:
     indexed = read_model(ctx).indexed_block()
     return HealthOut(chain_id=ctx.chain.chain_id, head=head, chain_time=chain_time, chain_time_iso=iso(chain_time),
                      wall_time=wall, wall_time_iso=iso(wall), clock_skew_seconds=chain_time - wall,
-                     indexed_block=indexed, lag_blocks=None if indexed is None else head - indexed)
+                     indexed_block=indexed, lag_blocks=None if indexed is None else head - indexed,
+                     worker=ctx.worker)
