@@ -2,7 +2,8 @@
 
 One anvil (bootstrapped with automine, then interval mining at ``--block-time``), the demo
 consortium plus a buyer and a lender per client (``day_participants``), and a node API process
-(``node_api.server.start_node``, custodial keys of every participant) with its indexer. ``--clients`` threads each replay trade units through the API as
+(``node_api.server.start_node``, or ``--workers N`` API processes: ``node_api.workers``; custodial
+keys of every participant) with its indexer. ``--clients`` threads each replay trade units through the API as
 fast as the node answers; a unit is the seeds' load of one receivable:
 
   treasury deposit to the buyer (1 tx) -> seller mints an invoice (1) -> buyer confirms (1) ->
@@ -26,6 +27,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -62,9 +64,17 @@ def serve(config: str) -> None:
     c = json.loads(config)
     settings = NodeSettings(**c["settings"])
     keys = day_keys(c["clients"])
-    node = start_node(settings, connect_chain(settings), list(keys.values()), port=c["port"], poll_interval=0.5)
+    if c.get("workers", 1) > 1:
+        from node_api.workers import start_workers
+
+        node = start_workers(settings, connect_chain(settings), list(keys.values()), c["workers"], port=c["port"],
+                             poll_interval=0.5)
+    else:
+        node = start_node(settings, connect_chain(settings), list(keys.values()), port=c["port"], poll_interval=0.5)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     print("ready", flush=True)
-    threading.Event().wait()
+    stop.wait()
     node.stop()
 
 
@@ -83,11 +93,26 @@ def day_keys(clients: int) -> dict:
     return deterministic_keys((*DEMO_PARTICIPANTS, *day_participants(clients)), SEED)
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+def rss_mb(pid: int, children: bool = False) -> float:
+    """Resident memory of `pid` (with `children`: and of the processes it started, the API
+    processes of a node with --workers)."""
+    pids = [pid]
+    if children:
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    pids.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    total = 0.0
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:
+            continue
+    return total or float("nan")
 
 
 def login(client: httpx.Client, key) -> dict[str, str]:
@@ -217,6 +242,7 @@ def main() -> None:
     ap.add_argument("--tx", type=int, default=100_000, help="transactions to include (rounded to trade units of 12)")
     ap.add_argument("--clients", type=int, default=64)
     ap.add_argument("--block-time", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=1, help="API processes of the node (tradenet node --workers N)")
     ap.add_argument("--serve", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.serve:
@@ -235,7 +261,8 @@ def main() -> None:
         settings = {"rpc_url": anvil.url, "deployment_file": str(deployment_file),
                     "database_url": f"sqlite:///{Path(tmp) / 'rm.db'}", "document_dir": str(Path(tmp) / "docs"),
                     "api_domain": f"127.0.0.1:{port}", "api_uri": f"http://127.0.0.1:{port}"}
-        node = subprocess.Popen([sys.executable, __file__, "--serve", json.dumps({"settings": settings, "port": port, "clients": a.clients})],
+        node = subprocess.Popen([sys.executable, __file__, "--serve", json.dumps({"settings": settings, "port": port, "clients": a.clients,
+                                                                          "workers": a.workers})],
                                 stdout=subprocess.PIPE, text=True, cwd=ROOT)
         try:
             assert node.stdout is not None and node.stdout.readline().strip() == "ready", "the node did not start"
@@ -244,7 +271,8 @@ def main() -> None:
             chain.w3.provider.make_request("evm_setIntervalMining", [a.block_time])
             day = Day(url, chain, d, keys, units, a.clients)
             anvil_pid = anvil.proc.pid
-            mem0 = {"anvil": rss_mb(anvil_pid), "node API": rss_mb(node.pid), "client": rss_mb(os.getpid())}
+            mem0 = {"anvil": rss_mb(anvil_pid), "node API": rss_mb(node.pid, children=True),
+                    "client": rss_mb(os.getpid())}
             h0 = chain.w3.eth.block_number
             lags: list[float] = []
 
@@ -256,14 +284,16 @@ def main() -> None:
 
             wall = day.run(tick)
             h1 = chain.w3.eth.block_number
-            mem1 = {"anvil": rss_mb(anvil_pid), "node API": rss_mb(node.pid), "client": rss_mb(os.getpid())}
+            mem1 = {"anvil": rss_mb(anvil_pid), "node API": rss_mb(node.pid, children=True),
+                    "client": rss_mb(os.getpid())}
             time.sleep(2 * a.block_time + 1)
             final = scrape(url)
         finally:
             node.terminate()
-            node.wait(10)
+            node.wait(30)
     done = units - len(day.errors)
-    print(f"business day through the node API: {units} trade units x {TX_PER_UNIT} tx, {a.clients} clients, "
+    shape = "one API process" if a.workers == 1 else f"{a.workers} API processes"
+    print(f"business day through the node API ({shape}): {units} trade units x {TX_PER_UNIT} tx, {a.clients} clients, "
           f"anvil interval mining {a.block_time} s; chain height {h0} -> {h1}")
     print(f"{'route':<30} {'requests':>9} {'p50 ms':>8} {'p99 ms':>8}")
     print("-" * 58)

@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import os
+import signal
 import statistics
 import sys
 import threading
@@ -392,28 +393,39 @@ def chain_client_row(threads: int, precheck: bool, block: str = "auto") -> Row:
 
 
 def _serve_node(rpc_url: str, deployment_file: str, home: str, key_hexes: list[str], port: int,
-                threads: int, answer_cache_entries: int | None = None) -> None:
-    """The node API (indexer + API) in a process of its own, signing for the bench's keys."""
+                threads: int, answer_cache_entries: int | None = None, workers: int = 1,
+                member_follow_seconds: float | None = None) -> None:
+    """The node API (indexer + API) in a process of its own, signing for the bench's keys; with
+    `workers` > 1, that process supervises as many API processes behind the port."""
     from eth_account import Account
 
     from node_api.server import connect_chain, start_node
     from node_api.settings import NodeSettings
 
     writes = {"async_write_threads": threads, "async_writes_per_member": threads,
-              **({} if answer_cache_entries is None else {"answer_cache_entries": answer_cache_entries})}
+              **({} if answer_cache_entries is None else {"answer_cache_entries": answer_cache_entries}),
+              **({} if member_follow_seconds is None else {"member_follow_seconds": member_follow_seconds})}
     settings = NodeSettings(rpc_url=rpc_url, deployment_file=Path(deployment_file),
                             database_url=f"sqlite:///{home}/read-model.db", api_domain=f"127.0.0.1:{port}",
                             api_uri=f"http://127.0.0.1:{port}", document_dir=Path(home) / "documents",
                             concurrency_limit=4_096,
                             **{k: v for k, v in writes.items() if k in NodeSettings.model_fields})  # older nodes: A/B
-    start_node(settings, connect_chain(settings), [Account.from_key(k) for k in key_hexes], port=port)
+    keys = [Account.from_key(k) for k in key_hexes]
+    if workers > 1:
+        from node_api.workers import start_workers
+
+        node = start_workers(settings, connect_chain(settings), keys, workers, port=port)
+        signal.signal(signal.SIGTERM, lambda *_: (node.stop(), os._exit(0)))  # the API processes stop with it
+    else:
+        start_node(settings, connect_chain(settings), keys, port=port)
     threading.Event().wait()
 
 
 class NodeApi:
     """A node API process over the bench's chain (started on first use, stopped at exit)."""
 
-    def __init__(self, bench: "Bench", threads: int, answer_cache_entries: int | None = None):
+    def __init__(self, bench: "Bench", threads: int, answer_cache_entries: int | None = None, workers: int = 1,
+                 member_follow_seconds: float | None = None):
         import multiprocessing
         import tempfile
 
@@ -426,7 +438,7 @@ class NodeApi:
         keys = [bytes(bench.keys[k].key).hex() for k in ("seller", "seller_ops")]
         self.proc = multiprocessing.get_context("spawn").Process(
             target=_serve_node, args=(bench.anvil.url, str(deployment_file), str(self.home), keys, self.port, threads,
-                                      answer_cache_entries),
+                                      answer_cache_entries, workers, member_follow_seconds),
             daemon=True)
         self.proc.start()
         deadline = time.monotonic() + 120
@@ -497,24 +509,26 @@ def send_node_api(sessions: Sequence[Session], bodies: Sequence[dict[str, Any]],
 
 #: the node API process of the run (started by the first node API cell; the reads use it too)
 NODE: dict[str, Any] = {}
+SERIAL = [0]  # invoice numbers minted through the node APIs (each one once, whichever node)
 
 
-def node_api_rows(clients: Sequence[int] = (16, 64), threads: int = 1024) -> list[Row]:
+def node_api_rows(clients: Sequence[int] = (16, 64), threads: int = 1024, workers: int = 1) -> list[Row]:
     """The node API with 16 and 64 HTTP clients minting invoices (``POST /invoices`` with ``Prefer:
     respond-async``: answered at acceptance, `threads` node threads carry the writes to their
-    blocks). The API has no plain token transfer and takes no oracle report (the operators'
-    daemons send those): those cells are n/a."""
+    blocks), with `workers` API processes. The API has no plain token transfer and takes no oracle
+    report (the operators' daemons send those): those cells are n/a."""
     state = NODE
-    serial = [0]
+    serial = SERIAL
+    name = "node" if workers == 1 else f"node-{workers}"
 
     def row(count: int) -> Row:
         def measure(bench: Bench, workload: Workload, n: int) -> Measurement | None:
             if not isinstance(workload, Mints):
                 return None
-            if "node" not in state:
-                state["node"] = NodeApi(bench, threads)
-                atexit.register(state["node"].stop)
-            node: NodeApi = state["node"]
+            if name not in state:
+                state[name] = NodeApi(bench, threads, workers=workers)
+                atexit.register(state[name].stop)
+            node: NodeApi = state[name]
             keys = [bench.keys[k] for k in ("seller", "seller_ops")]
             sessions = [node.login(keys[i % 2]) for i in range(count)]
             bodies = _mint_bodies(bench, n, serial)
@@ -524,7 +538,8 @@ def node_api_rows(clients: Sequence[int] = (16, 64), threads: int = 1024) -> lis
                 for session in sessions:
                     session.node.close()
 
-        return Row(f"node API, {count} clients, respond-async", measure)
+        shape = "" if workers == 1 else f", {workers} API processes"
+        return Row(f"node API, {count} clients, respond-async{shape}", measure)
 
     return [row(c) for c in clients]
 
@@ -591,10 +606,11 @@ def reads_table(nodes: Sequence[tuple[str, NodeApi]], bench: "Bench", seconds: f
     return "\n".join(lines)
 
 
-def default_rows(threads: int, api_writes: bool = True) -> list[Row]:
+def default_rows(threads: int, api_writes: bool = True, workers: int = 1) -> list[Row]:
     return [Row("lean pre-signed client", measure_lean), chain_client_row(threads, precheck=False),
             chain_client_row(threads, precheck=True, block="latest"),
-            chain_client_row(threads, precheck=True, block="auto"), *(node_api_rows() if api_writes else [])]
+            chain_client_row(threads, precheck=True, block="auto"), *(node_api_rows() if api_writes else []),
+            *(node_api_rows(workers=workers) if api_writes and workers > 1 else [])]
 
 
 # ------------------------------------------------------------------------------------- table
@@ -635,6 +651,10 @@ def main() -> None:
     ap.add_argument("--no-api-writes", action="store_true", help="leave out the node API write rows")
     ap.add_argument("--answer-cache-ab", action="store_true",
                     help="read also from a second node process with the answer cache off (side by side)")
+    ap.add_argument("--member-cache-ab", action="store_true",
+                    help="read also from a node that reads the caller's member record at every request")
+    ap.add_argument("--workers", type=int, default=1, metavar="N",
+                    help="write and read also through a node of N API processes (tradenet node --workers N)")
     a = ap.parse_args()
     load_start = os.getloadavg()
     with Anvil(block_time=BLOCK_TIME) as anvil:
@@ -650,7 +670,7 @@ def main() -> None:
         table.add(f"ceiling ({gas_limit / 1e6:.0f}M gas / {BLOCK_TIME} s block)",
                   [Cell(ceilings[w.name], ceilings[w.name]).render() for w in workloads])
         details: list[str] = []
-        for row in default_rows(a.threads, api_writes=not a.no_api_writes):
+        for row in default_rows(a.threads, api_writes=not a.no_api_writes, workers=a.workers):
             cells = []
             for w in workloads:
                 n = int(a.seconds * ceilings[w.name])
@@ -670,6 +690,16 @@ def main() -> None:
                 NODE["node"] = NodeApi(bench, 1024)
                 atexit.register(NODE["node"].stop)
             nodes = [("answers kept (default)", NODE["node"])]
+            if a.member_cache_ab:
+                per_request = NodeApi(bench, 64, member_follow_seconds=0)
+                atexit.register(per_request.stop)
+                nodes.append(("member read per request", per_request))
+            if a.workers > 1:
+                name = f"node-{a.workers}"
+                if name not in NODE:
+                    NODE[name] = NodeApi(bench, 1024, workers=a.workers)
+                    atexit.register(NODE[name].stop)
+                nodes.append((f"{a.workers} API processes", NODE[name]))
             if a.answer_cache_ab:
                 off = NodeApi(bench, 64, answer_cache_entries=0)
                 atexit.register(off.stop)

@@ -52,7 +52,9 @@ class NodeProcess:
             return {"Authorization": f"Bearer {r.json()['token']}"}
 
 
-def start_node_process(net, tmp_path: Path, **settings: str) -> NodeProcess:
+def start_node_process(net, tmp_path: Path, *args: str, **settings: str) -> NodeProcess:
+    """`python -m tradenet node` (with `args`, e.g. ``--workers 2``) on the session chain, the
+    seller's key custodial, `settings` as TRADENET_* variables."""
     ks = Keystore(tmp_path / "keys", scrypt_n=2**10)
     ks.import_key("seller", net.keys["seller"].key, "pw")
     (tmp_path / "pw").write_text("pw")
@@ -64,13 +66,14 @@ def start_node_process(net, tmp_path: Path, **settings: str) -> NodeProcess:
                **{f"TRADENET_{k.upper()}": v for k, v in settings.items()})
     log = open(tmp_path / "node.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "tradenet", "node", "--port", str(port), "--keystore",
-                             str(tmp_path / "keys"), "--custodial", "seller", "--password-file", str(tmp_path / "pw")],
+                             str(tmp_path / "keys"), "--custodial", "seller", "--password-file", str(tmp_path / "pw"), *args],
                             cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     node = NodeProcess(proc, "127.0.0.1", port)
     deadline = time.monotonic() + 60
     while True:
-        try:
-            if httpx.get(node.url + "/health", timeout=2).status_code == 200:
+        try:  # the CLI says so once every API process listens
+            if "node API at" in (tmp_path / "node.log").read_text() and \
+                    httpx.get(node.url + "/health", timeout=2).status_code == 200:
                 return node
         except httpx.HTTPError:
             pass

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -27,6 +28,7 @@ from chain.vocabulary import Role
 from chain.abs_verify import read_tape, verify_pool
 from node_api.documents import KuboDocumentStore, LocalDocumentStore
 from node_api.server import connect_chain, start_node
+from node_api.workers import start_workers
 from node_api.settings import NodeSettings
 
 from .backup import NodeState, backup, compare_read_models, rebuild_read_model, restore
@@ -133,10 +135,18 @@ def _cmd_node(args: argparse.Namespace) -> int:
         password = read_password(password_file=args.password_file)
         keys = [ks.load(name, password) for name in args.custodial]
     chain = connect_chain(node_settings)
-    node = start_node(node_settings, chain, keys, host=args.host, port=args.port)
-    print(f"node API at {node.url} (chain id {chain.chain_id}, read model {node_settings.database_url})")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # a service manager's stop: the same as Ctrl-C
+    if args.workers > 1:
+        node = start_workers(node_settings, chain, keys, args.workers, host=args.host, port=args.port)
+        shape = f"{args.workers} API processes"
+    else:
+        node = start_node(node_settings, chain, keys, host=args.host, port=args.port)
+        shape = "one API process"
+    print(f"node API at {node.url} ({shape}; chain id {chain.chain_id}, read model {node_settings.database_url})",
+          flush=True)
     try:
-        threading.Event().wait()
+        stop.wait()
     except KeyboardInterrupt:
         pass
     finally:
@@ -257,6 +267,9 @@ def main(argv: list[str] | None = None) -> int:
                                        "TRADENET_DEPLOYMENT_FILE, TRADENET_DATABASE_URL, ...)")
     node.add_argument("--host", default="127.0.0.1")
     node.add_argument("--port", type=int, default=8000)
+    node.add_argument("--workers", type=int, default=1, choices=range(1, 65), metavar="N",
+                      help="API processes behind the one port (default 1; one per core serves more reads and "
+                           "writes at once: docs/deployment.md)")
     node.add_argument("--keystore", help="keystore directory with the participant keys this node signs with")
     node.add_argument("--custodial", action="append", default=[], help="keystore name of a custodial key (repeat)")
     node.add_argument("--password-file", type=Path)

@@ -52,12 +52,16 @@ class Api:
         return {"Authorization": f"Bearer {r.json()['token']}"}
 
 
-def make_api(net, tmp_path: Path) -> Api:
+def make_api(net, tmp_path: Path, **settings_over) -> Api:
+    """The node's member records are read at every request here (``member_follow_seconds=0``):
+    these tests change roles on the automining session chain and call the API in the same
+    instant, where "within one block" has no duration; tests/test_node_workers.py covers the
+    kept records (node_api.members) with the follower on."""
     deployment_file = net.deployment.save(tmp_path)
     url = migrated_db(tmp_path)
-    settings = NodeSettings(rpc_url=net.anvil_url, deployment_file=deployment_file, database_url=url,
-                            api_domain="node.tradenet.test", api_uri="https://node.tradenet.test",
-                            document_dir=tmp_path / "documents")
+    settings = NodeSettings(**{"rpc_url": net.anvil_url, "deployment_file": deployment_file, "database_url": url,
+                               "api_domain": "node.tradenet.test", "api_uri": "https://node.tradenet.test",
+                               "document_dir": tmp_path / "documents", "member_follow_seconds": 0, **settings_over})
     ctx = NodeContext.build(settings, custodial_keys=list(net.keys.values()), chain=net.chain)
     api = Api(TestClient(create_app(ctx)), ctx, net)
     api.indexer = build_indexer(net.w3, ctx.db, ctx.deployment, net.chain.artifacts)
