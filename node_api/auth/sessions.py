@@ -67,6 +67,26 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def check_start(address: str, chain_id: int, expires_at: datetime | None) -> None:
+    """What every store checks before it starts a session (ValueError naming the argument)."""
+    if not isinstance(address, str) or not is_checksum_address(address):
+        raise ValueError(f"address must be EIP-55 checksummed: {address!r}")
+    if isinstance(chain_id, bool) or not isinstance(chain_id, int) or chain_id < 1:
+        raise ValueError(f"chain_id must be a positive integer: {chain_id!r}")
+    if expires_at is not None and expires_at.utcoffset() is None:
+        raise ValueError("expires_at must be timezone-aware")
+
+
+def session_end(now: datetime, ttl: timedelta, expires_at: datetime | None) -> datetime:
+    """When a session started `now` ends: the TTL, or `expires_at` if earlier (never in the past)."""
+    end = now + ttl
+    if expires_at is not None and expires_at < end:
+        end = expires_at
+    if end <= now:
+        raise SessionExpiredError("session", "session would already be expired")
+    return end
+
+
 class SessionStore(ABC):
     """Issues, looks up and revokes bearer-token sessions."""
 
@@ -123,21 +143,12 @@ class InMemorySessionStore(SessionStore):
     def create(
         self, address: str, chain_id: int, *, expires_at: datetime | None = None
     ) -> IssuedSession:
-        if not isinstance(address, str) or not is_checksum_address(address):
-            raise ValueError(f"address must be EIP-55 checksummed: {address!r}")
-        if isinstance(chain_id, bool) or not isinstance(chain_id, int) or chain_id < 1:
-            raise ValueError(f"chain_id must be a positive integer: {chain_id!r}")
-        if expires_at is not None and expires_at.utcoffset() is None:
-            raise ValueError("expires_at must be timezone-aware")
+        check_start(address, chain_id, expires_at)
         token = secrets.token_urlsafe(TOKEN_BYTES)
         digest = _digest(token)
         with self._lock:
             now = self._clock()
-            end = now + self._ttl
-            if expires_at is not None and expires_at < end:
-                end = expires_at
-            if end <= now:
-                raise SessionExpiredError("session", "session would already be expired")
+            end = session_end(now, self._ttl, expires_at)
             self._purge_expired(now)
             session = Session(
                 session_id=digest[:16],

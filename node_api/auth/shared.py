@@ -32,7 +32,6 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
-from eth_utils import is_checksum_address
 from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, delete, func, insert, \
     select, update
 from sqlalchemy.engine import Engine
@@ -45,7 +44,7 @@ from .errors import NonceExpiredError, NonceReusedError, NonceUnknownError, Sess
 from .nonces import DEFAULT_MAX_OUTSTANDING, DEFAULT_NONCE_TTL, NONCE_LENGTH, NonceStore, generate_nonce
 from .rfc3339 import utc_now
 from .sessions import _MAX_TOKEN_LENGTH, DEFAULT_SESSION_TTL, TOKEN_BYTES, IssuedSession, Session, SessionStore, \
-    _digest
+    _digest, check_start, session_end
 
 __all__ = ["SqlNonceStore", "SqlSessionStore", "create_auth_tables"]
 
@@ -165,20 +164,11 @@ class SqlSessionStore(SessionStore):
         return self._ttl
 
     def create(self, address: str, chain_id: int, *, expires_at: datetime | None = None) -> IssuedSession:
-        if not isinstance(address, str) or not is_checksum_address(address):
-            raise ValueError(f"address must be EIP-55 checksummed: {address!r}")
-        if isinstance(chain_id, bool) or not isinstance(chain_id, int) or chain_id < 1:
-            raise ValueError(f"chain_id must be a positive integer: {chain_id!r}")
-        if expires_at is not None and expires_at.utcoffset() is None:
-            raise ValueError("expires_at must be timezone-aware")
+        check_start(address, chain_id, expires_at)
         token = secrets.token_urlsafe(TOKEN_BYTES)
         digest = _digest(token)
         now = self._clock()
-        end = now + self._ttl
-        if expires_at is not None and expires_at < end:
-            end = expires_at
-        if end <= now:
-            raise SessionExpiredError("session", "session would already be expired")
+        end = session_end(now, self._ttl, expires_at)
         issued, ends = _micros(now), _micros(end)
         with writing(self._db) as c:
             c.execute(delete(sessions).where(sessions.c.expires_at <= issued))
