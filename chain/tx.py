@@ -145,22 +145,16 @@ class SharedNonceManager(NonceManager):
         return fd
 
     def resync(self, address: str | None = None) -> None:
-        """The next `peek` asks the node. Within the account's lock (a refused nonce) its file is
-        emptied; otherwise every counter file is (another process may be sending: it writes its
-        count after, which the node then checks)."""
+        """The next `peek` asks the node: the account's counter file is emptied (every file, for
+        None). Called within the account's lock (a refused nonce) or outside it: another process
+        may be sending then; it writes its count after, which the node then checks."""
         with self._guard:
-            locks = dict(self._host_locks)
-        for addr, lock in locks.items():
-            if (address is None or addr == address) and lock.path is not None:
-                fd = lock.held_fd()
-                if fd is not None:
-                    os.ftruncate(fd, 0)
-                else:
-                    fd = os.open(lock.path, os.O_RDWR | os.O_CREAT, 0o600)
-                    try:
-                        os.ftruncate(fd, 0)
-                    finally:
-                        os.close(fd)
+            paths = [lock.path for addr, lock in self._host_locks.items() if address in (None, addr)]
+        for path in paths:
+            try:
+                os.truncate(path, 0)
+            except FileNotFoundError:  # its lock was never taken: nothing counted yet
+                pass
 
 
 @dataclass(frozen=True)

@@ -185,9 +185,14 @@ class NodeContext:
         create_node_tables(db)
         create_auth_tables(db)
         # login nonces and sessions in the database: any process of the node answers any request
+        members = None  # the follower thread starts with the first request
+        if settings.member_follow_seconds > 0 and chain.rpc is not None:
+            registry = deployment.clients(chain).registry
+            members = MemberCache(chain.rpc, registry.address, registry.member,
+                                  poll_interval=settings.member_follow_seconds)
         return cls(settings, chain, deployment, db, custodial, SqlNonceStore(db),
                    SqlSessionStore(db, ttl=timedelta(seconds=settings.session_ttl_seconds)), docs, pubkeys,
-                   host_locks=host_locks)
+                   host_locks=host_locks, _members=members)
 
     # -- reading -----------------------------------------------------------------------------
     def chain_time(self) -> int:
@@ -217,18 +222,9 @@ class NodeContext:
     def caller(self, address: str) -> Caller:
         """The participant `address` with its member record as the registry says (kept while no
         block changed the registry: node_api.members; a role change takes effect within one block)."""
-        members = self._members
-        if members is None:
-            interval = self.settings.member_follow_seconds
-            if interval <= 0 or self.chain.rpc is None:
-                return Caller(address, self.clients().registry.member(address))
-            with self._spending_guard:
-                if self._members is None:
-                    registry = self.clients().registry
-                    self._members = MemberCache(self.chain.rpc, registry.address, registry.member,
-                                                poll_interval=interval)
-                members = self._members
-        return Caller(address, members.member(address))
+        if self._members is None:  # off (member_follow_seconds = 0), or a provider without JSON-RPC
+            return Caller(address, self.clients().registry.member(address))
+        return Caller(address, self._members.member(address))
 
     def signer(self, caller: Caller) -> LocalAccount:
         """The node's key for the caller (custodial mode); clients without one relay signed txs."""
