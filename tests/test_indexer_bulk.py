@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import create_engine, event, select
 from sqlalchemy.exc import IntegrityError
 
-from chain.indexer import codec
+from chain.indexer import bulk, codec
 from chain.indexer.projection import ProjectionContext, apply_undo
 from chain.indexer.projections import erc20_balances, erc20_transfers, oracle_events, risk_lenders
-from chain.indexer.schema import undo_log
+from chain.indexer.schema import events, undo_log
 
 TABLES = (erc20_balances, erc20_transfers, oracle_events, risk_lenders)
 TOKEN, ALICE, BOB = "0x" + "11" * 20, "0x" + "aa" * 20, "0x" + "bb" * 20
@@ -86,10 +86,11 @@ def test_a_row_written_many_times_in_a_batch_is_written_once_with_one_undo_recor
     undo = [(b, t, p) for b, t, _, p in undo_rows(engine) if t == "erc20_balances"]
     assert [(b, p is None) for b, _, p in undo] == [(10, True), (11, False)]
     assert codec.decode_row(undo[1][2])["amount"] == sum(range(1, 101))
-    writes = [(s, n) for s, n in executed if s in ("INSERT", "UPDATE", "DELETE")]
+    writes = [(s, n) for s, n in executed if s in ("INSERT", "UPDATE", "DELETE", "COPY")]
     # one SELECT for the unknown balance, then: the transfers and the balance in one insert each,
-    # and the undo records
-    assert sorted(writes) == sorted([("INSERT", 200), ("INSERT", 1), ("INSERT", 2 + 200)]), writes
+    # and the undo records (the large groups by COPY on PostgreSQL)
+    many = "COPY" if engine.dialect.name == "postgresql" else "INSERT"
+    assert sorted(writes) == sorted([(many, 200), ("INSERT", 1), (many, 2 + 200)]), writes
     assert [s for s, _ in executed].count("SELECT") == 1
 
 
@@ -132,6 +133,45 @@ def test_a_duplicate_insert_is_refused_by_the_database_as_before(engine):
             ctx.insert(erc20_transfers, transfer_row(1, 0, 9))
             ctx.flush()
     assert rows(engine, erc20_transfers) == [transfer_row(1, 0, 5)]  # nothing of the failed batches
+
+
+def test_a_duplicate_in_a_large_group_is_refused_as_one_integrity_error_and_nothing_of_the_group_lands(engine):
+    n = bulk.COPY_MIN_ROWS + 10  # COPY on PostgreSQL, executemany on SQLite: the same refusal
+    with engine.begin() as conn:
+        bulk.insert_rows(conn, erc20_transfers, [transfer_row(1, 5, 5)])
+    with pytest.raises(IntegrityError):
+        with engine.begin() as conn:
+            bulk.insert_rows(conn, erc20_transfers, [transfer_row(1, i, i + 1) for i in range(n)])
+    assert rows(engine, erc20_transfers) == [transfer_row(1, 5, 5)]
+
+
+def test_a_large_group_stores_exactly_what_a_small_one_stores(engine):
+    """The COPY path (PostgreSQL, >= COPY_MIN_ROWS rows) against row-by-row executemany: the
+    characters COPY's text format escapes, JSON null and nested JSON, NULL columns, 2**256 - 1."""
+    awkward = ["tab\there", "new\nline", "back\\slash\\N", "\\N", "", "ünïcødé ✓", "quote'\"", "\r\n\x0b"]
+    def event_row(i: int) -> dict:
+        text = awkward[i % len(awkward)]
+        return {"block_number": 1, "log_index": i, "tx_hash": "0x" + "ab" * 32, "tx_index": 0,
+                "block_hash": "0x" + "cd" * 32, "contract": f"C{text}", "address": "0x" + "ef" * 20,
+                "event": None if i % 3 == 0 else f"E{text}", "signature": None,
+                "args": None if i % 4 == 0 else {"s": text, "n": str(2**256 - 1), "l": [text, {"k": None}]},
+                "topics": None if i % 2 else ["0x" + "11" * 32], "data": None if i % 5 == 0 else text}
+    n = bulk.COPY_MIN_ROWS + 5
+    big = [event_row(i) for i in range(n)]
+    values = [{**transfer_row(2, i, 2**256 - 1 - i)} for i in range(n)]
+    with engine.begin() as conn:
+        bulk.insert_rows(conn, events, big)
+        bulk.insert_rows(conn, erc20_transfers, values)
+    with engine.begin() as conn:  # the same rows one at a time (never COPY): another block
+        for r in big:
+            bulk.insert_rows(conn, events, [{**r, "block_number": 2}])
+        for r in values:
+            bulk.insert_rows(conn, erc20_transfers, [{**r, "block_number": 3}])
+    got = rows(engine, events)
+    assert [{**r, "block_number": 1} for r in got[n:]] == got[:n]
+    assert got[:n] == big
+    moved = rows(engine, erc20_transfers)
+    assert [{**r, "block_number": 2} for r in moved[n:]] == moved[:n] == values
 
 
 def test_update_of_an_absent_row_changes_nothing_and_a_bad_column_is_refused(engine):
