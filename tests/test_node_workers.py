@@ -395,3 +395,43 @@ def _running(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+# ----------------------------------------------------------------------------- the shared socket
+def _nodelay_of_an_accepted_connection(listener) -> int:
+    """TCP_NODELAY of a connection accepted on `listener` once asyncio made its transport (as
+    uvicorn's server gets it)."""
+    import asyncio
+    import socket
+
+    client = socket.create_connection(listener.getsockname())
+    accepted, _ = listener.accept()
+
+    async def transport_nodelay() -> int:
+        transport, _ = await asyncio.get_running_loop().connect_accepted_socket(asyncio.Protocol, accepted)
+        try:
+            return transport.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        finally:
+            transport.abort()
+
+    try:
+        return asyncio.run(transport_nodelay())
+    finally:
+        client.close()
+        accepted.close()
+        listener.close()
+
+
+def test_the_shared_sockets_connections_send_without_waiting_for_acks():
+    """asyncio turns Nagle's algorithm off only for a connection whose socket says TCP: the node's
+    socket made with protocol 0 answered every small request ~40 ms late (headers, then body,
+    waiting for the client's delayed ACK)."""
+    import socket
+
+    from node_api.workers import listening_socket
+
+    assert _nodelay_of_an_accepted_connection(listening_socket("127.0.0.1", 0))
+    plain = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # as the node made it before: the bad path
+    plain.bind(("127.0.0.1", 0))
+    plain.listen(1)
+    assert not _nodelay_of_an_accepted_connection(plain)
