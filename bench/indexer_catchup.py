@@ -85,7 +85,7 @@ def main() -> None:
     ap.add_argument("--deals", type=int, default=50)
     ap.add_argument("--no-synthetic", action="store_true")
     ap.add_argument("--copy-ab", action="store_true",
-                    help="PostgreSQL twice: with COPY for large groups (the default) and with executemany only")
+                    help="PostgreSQL four times: executemany only and COPY for large groups (the default), alternating")
     a = ap.parse_args()
     rows = []
     if not a.no_synthetic:
@@ -96,9 +96,9 @@ def main() -> None:
         try:
             urls: list = [f"sqlite:///{Path(tmp) / 'rm.db'}"]
             if pg is not None:
-                urls.append((pg.create_database(), bulk.COPY_MIN_ROWS))
-                if a.copy_ab:
-                    urls.append((pg.create_database(), 10**9))
+                # --copy-ab: executemany only and COPY, alternating, twice each
+                variants = [10**9, bulk.COPY_MIN_ROWS] * 2 if a.copy_ab else [bulk.COPY_MIN_ROWS]
+                urls += [(pg.create_database(), n) for n in variants]
             if pg is not None and not a.no_synthetic:
                 rows.append(("synthetic", bench_catch_up(a.events, with_projection=True, db_url=pg.create_database())))
             rows += [("tradenet", r) for r in tradenet_catch_up(a.transfers, a.mints, a.deals, urls)]

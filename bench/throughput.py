@@ -442,6 +442,10 @@ def _serve_node(rpc_url: str, deployment_file: str, home: str, key_hexes: list[s
     threading.Event().wait()
 
 
+#: every node process the bench started (stopped before the chain)
+STARTED: list["NodeApi"] = []
+
+
 class NodeApi:
     """A node API process over the bench's chain (started on first use, stopped at exit)."""
 
@@ -462,6 +466,7 @@ class NodeApi:
                                       answer_cache_entries, workers, member_follow_seconds),
             daemon=workers == 1)  # a daemonic process may not start the API processes
         self.proc.start()
+        STARTED.append(self)
         if workers > 1:
             atexit.register(self.stop)
         deadline = time.monotonic() + 120
@@ -730,6 +735,8 @@ def main() -> None:
             for _, node in nodes:
                 node.wait_indexed(bench.height())
             reads = reads_table(nodes, bench, a.read_seconds)
+        for node in STARTED:  # before the chain goes: their indexers would log its absence
+            node.stop()
     load_end = os.getloadavg()
     print(f"throughput at {BLOCK_TIME} s blocks (anvil interval mining, free gas), {a.runs} run(s) per cell, "
           f"median shown; {a.threads} client threads")
