@@ -29,10 +29,14 @@ from tests.support.indexer.pg import PgCluster, pg_unavailable_reason
 from workloads import realistic_workload  # bench/ is on sys.path
 
 
-def tradenet_catch_up(transfers: int, mints: int, deals: int, db_urls: list[str | tuple[str, int]]) -> list[dict]:
+#: ``bulk.COPY_MIN_ROWS`` for a run without COPY (executemany only), the A/B's other side
+NO_COPY = 10**9
+
+
+def tradenet_catch_up(transfers: int, mints: int, deals: int, db_urls: list[tuple[str, int]]) -> list[dict]:
     """The realistic workload (bench/workloads.py) on one anvil, then a fresh indexer with the
-    tradenet projections catching up from the deployment block into each of `db_urls` (each an
-    empty database; a pair (url, n) runs with ``bulk.COPY_MIN_ROWS`` = n, the COPY A/B)."""
+    tradenet projections catching up from the deployment block into each of `db_urls`: pairs
+    (url of an empty database, ``bulk.COPY_MIN_ROWS`` for its run: the COPY A/B)."""
     with Anvil() as node:
         chain = Chain.connect(node.url)
         keys = deterministic_keys(DEMO_PARTICIPANTS, "bench-indexer")
@@ -43,8 +47,7 @@ def tradenet_catch_up(transfers: int, mints: int, deals: int, db_urls: list[str 
               f"{chain.w3.eth.block_number})", flush=True)
         out = []
         default_copy_min = bulk.COPY_MIN_ROWS
-        for entry in db_urls:
-            url, copy_min = entry if isinstance(entry, tuple) else (entry, default_copy_min)
+        for url, copy_min in db_urls:
             bulk.COPY_MIN_ROWS = copy_min
             upgrade(url)
             ix = build_indexer(chain.w3, url, d, chain.artifacts, batch_size=2_000)
@@ -57,7 +60,7 @@ def tradenet_catch_up(transfers: int, mints: int, deals: int, db_urls: list[str 
             bulk.COPY_MIN_ROWS = default_copy_min
             backend = url.split(":", 1)[0].split("+")[0]
             if backend == "postgresql":
-                backend += " copy" if copy_min < 10**9 else " insert"
+                backend += " insert" if copy_min >= NO_COPY else " copy"
             out.append({"backend": backend, "projection": "tradenet+erc20",
                         "events": m.events_indexed, "blocks": m.blocks_indexed, "seconds": secs,
                         "events_per_s": m.events_indexed / secs, "lag_after": head - (m.last_indexed_block or 0)})
@@ -94,10 +97,10 @@ def main() -> None:
     pg = postgres_cluster()
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            urls: list = [f"sqlite:///{Path(tmp) / 'rm.db'}"]
+            urls = [(f"sqlite:///{Path(tmp) / 'rm.db'}", bulk.COPY_MIN_ROWS)]
             if pg is not None:
                 # --copy-ab: executemany only and COPY, alternating, twice each
-                variants = [10**9, bulk.COPY_MIN_ROWS] * 2 if a.copy_ab else [bulk.COPY_MIN_ROWS]
+                variants = [NO_COPY, bulk.COPY_MIN_ROWS] * 2 if a.copy_ab else [bulk.COPY_MIN_ROWS]
                 urls += [(pg.create_database(), n) for n in variants]
             if pg is not None and not a.no_synthetic:
                 rows.append(("synthetic", bench_catch_up(a.events, with_projection=True, db_url=pg.create_database())))

@@ -67,6 +67,7 @@ from chain.deployment import Deployment  # noqa: E402
 from chain.gasbook import gas_key  # noqa: E402
 from chain.rpc import HttpRpc, RpcUnavailable  # noqa: E402
 from chain.signing import TxSigner  # noqa: E402
+from tests.support.localnet import descendants  # noqa: E402
 from tradenet.node_client import ApiError, NodeClient, NodeUnreachable, Session  # noqa: E402
 
 BLOCK_TIME = 1
@@ -254,22 +255,12 @@ def cpu_seconds(pid: int) -> float:
 
 def tree_cpu_seconds(pid: int) -> float:
     """CPU time of a process and its live descendants (a node's API processes)."""
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            parents.setdefault(ppid, []).append(int(entry.name))
-    total, todo = 0.0, [pid]
-    while todo:
-        p = todo.pop()
+    total = 0.0
+    for p in {pid} | descendants(pid):
         try:
             total += cpu_seconds(p)
         except OSError:  # ended meanwhile
             continue
-        todo += parents.get(p, [])
     return total
 
 
@@ -467,8 +458,6 @@ class NodeApi:
             daemon=workers == 1)  # a daemonic process may not start the API processes
         self.proc.start()
         STARTED.append(self)
-        if workers > 1:
-            atexit.register(self.stop)
         deadline = time.monotonic() + 120
         while True:
             try:

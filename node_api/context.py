@@ -184,12 +184,12 @@ class NodeContext:
         db = create_db_engine(settings.database_url)  # SQLite: WAL, busy timeout, real transactions
         create_node_tables(db)
         create_auth_tables(db)
-        # login nonces and sessions in the database: any process of the node answers any request
         members = None  # the follower thread starts with the first request
         if settings.member_follow_seconds > 0 and chain.rpc is not None:
             registry = deployment.clients(chain).registry
             members = MemberCache(chain.rpc, registry.address, registry.member,
                                   poll_interval=settings.member_follow_seconds)
+        # login nonces and sessions in the database: any process of the node answers any request
         return cls(settings, chain, deployment, db, custodial, SqlNonceStore(db),
                    SqlSessionStore(db, ttl=timedelta(seconds=settings.session_ttl_seconds)), docs, pubkeys,
                    host_locks=host_locks, _members=members)

@@ -68,15 +68,14 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
             conn.execute(insert(table), group)
             continue
         sql, positional, procs, copy_sql = plan
-        if copy_sql is not None and len(group) >= COPY_MIN_ROWS:
-            _copy(conn, copy_sql, [tuple(row[n] if p is None else p(row[n]) for n, p in procs) for row in group])
-        elif positional:
-            params: list[Any] = [
-                tuple(row[n] if p is None else p(row[n]) for n, p in procs) for row in group
-            ]
-            conn.exec_driver_sql(sql, params if len(params) > 1 else params[0])
+        use_copy = copy_sql is not None and len(group) >= COPY_MIN_ROWS
+        if use_copy or positional:
+            params: list[Any] = [tuple(row[n] if p is None else p(row[n]) for n, p in procs) for row in group]
         else:
             params = [{n: row[n] if p is None else p(row[n]) for n, p in procs} for row in group]
+        if use_copy:
+            _copy(conn, copy_sql, params)
+        else:
             conn.exec_driver_sql(sql, params if len(params) > 1 else params[0])
 
 
@@ -86,6 +85,7 @@ def _copy(conn: Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
     dbapi_conn = conn.connection.dbapi_connection
     cursor = dbapi_conn.cursor()
     events = conn._has_events or conn.engine._has_events
+    dbapi_error = conn.dialect.loaded_dbapi.Error
     try:
         if events:
             conn.dispatch.before_cursor_execute(conn, cursor, sql, rows, None, True)
@@ -95,8 +95,7 @@ def _copy(conn: Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
                 write(row)
         if events:
             conn.dispatch.after_cursor_execute(conn, cursor, sql, rows, None, True)
-    except conn.dialect.loaded_dbapi.Error as exc:
-        raise sa_exc.DBAPIError.instance(sql, rows, exc, conn.dialect.loaded_dbapi.Error,
-                                         dialect=conn.dialect) from exc
+    except dbapi_error as exc:
+        raise sa_exc.DBAPIError.instance(sql, rows, exc, dbapi_error, dialect=conn.dialect) from exc
     finally:
         cursor.close()
